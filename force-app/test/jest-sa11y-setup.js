@@ -1,0 +1,3 @@
+import { registerSa11yMatcher } from '@sa11y/jest';
+
+registerSa11yMatcher();
