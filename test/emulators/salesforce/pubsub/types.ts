@@ -1,0 +1,43 @@
+// Shared with the emulator core (sf-core builds these from force-app/**/objects/*__e/).
+
+export type PlatformEventFieldType =
+  | 'Text'
+  | 'TextArea'
+  | 'LongTextArea'
+  | 'Number'
+  | 'Checkbox'
+  | 'Date'
+  | 'DateTime'
+  | 'Email'
+  | 'Phone'
+  | 'Url'
+  | 'Picklist';
+
+export interface PlatformEventField {
+  /** e.g. 'Record_Id__c' */
+  apiName: string;
+  type: PlatformEventFieldType;
+  length?: number;
+  precision?: number;
+  scale?: number;
+}
+
+export interface PlatformEventDefinition {
+  /** e.g. 'D365_Sync_Result__e' */
+  apiName: string;
+  fields: PlatformEventField[];
+}
+
+export interface PubSubCaller {
+  /** 18-character 005 id */
+  userId: string;
+  /** 18-character 00D id */
+  orgId: string;
+}
+
+/** The gRPC call metadata the Pub/Sub API authenticates with (proto service comment). */
+export interface PubSubAuthMetadata {
+  accesstoken?: string;
+  instanceurl?: string;
+  tenantid?: string;
+}
