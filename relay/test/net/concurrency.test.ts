@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { AdaptiveLimiter } from '../../src/net/concurrency.ts';
+
+function clock(): { now: () => number; advance: (ms: number) => void } {
+  let t = 0;
+  return { now: () => t, advance: (ms) => (t += ms) };
+}
+
+const success = (): 'success' => 'success';
+
+describe('AdaptiveLimiter', () => {
+  it('never runs more calls at once than its concurrency limit', async () => {
+    const limiter = new AdaptiveLimiter({
+      system: 'd365',
+      maxConcurrency: 3,
+      initialConcurrency: 3
+    });
+    let running = 0;
+    let peak = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        limiter.run(async () => {
+          running += 1;
+          peak = Math.max(peak, running);
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          running -= 1;
+        }, success)
+      )
+    );
+    expect(peak).toBe(3);
+  });
+
+  it('grows the window by one after a full window of successes (additive increase)', async () => {
+    const limiter = new AdaptiveLimiter({
+      system: 'd365',
+      maxConcurrency: 10,
+      initialConcurrency: 2
+    });
+    await limiter.run(async () => undefined, success);
+    await limiter.run(async () => undefined, success);
+    expect(limiter.state().concurrencyLimit).toBe(3);
+  });
+
+  it('cuts the window and starts pacing at the observed rate on a 429 (multiplicative decrease)', async () => {
+    const time = clock();
+    const limits: number[] = [];
+    const limiter = new AdaptiveLimiter({
+      system: 'd365',
+      maxConcurrency: 40,
+      initialConcurrency: 40,
+      decreaseFactor: 0.5,
+      now: time.now,
+      observer: { concurrency: (e) => limits.push(e.limit) }
+    });
+    for (let i = 0; i < 10; i += 1) {
+      time.advance(100);
+      await limiter.run(async () => undefined, success);
+    }
+    expect(limiter.state().ratePerSecond).toBe(Infinity);
+    await limiter.run(
+      async () => undefined,
+      () => 'throttled'
+    );
+    expect(limiter.state().concurrencyLimit).toBe(20);
+    // 11 starts within the 900 ms since the first one: 12.2/s, halved.
+    expect(limiter.state().ratePerSecond).toBeCloseTo(6.1, 1);
+    expect(limits.at(-1)).toBe(20);
+  });
+
+  it('ignores further 429s within the cooldown, as they were sent at the old rate', async () => {
+    const time = clock();
+    const limiter = new AdaptiveLimiter({
+      system: 'd365',
+      maxConcurrency: 16,
+      initialConcurrency: 16,
+      decreaseFactor: 0.5,
+      now: time.now
+    });
+    await limiter.run(
+      async () => undefined,
+      () => 'throttled'
+    );
+    await limiter.run(
+      async () => undefined,
+      () => 'throttled'
+    );
+    expect(limiter.state().concurrencyLimit).toBe(8);
+  });
+
+  it('spaces call starts by the paced rate after throttling', async () => {
+    const limiter = new AdaptiveLimiter({
+      system: 'd365',
+      maxConcurrency: 8,
+      decreaseFactor: 1,
+      minRatePerSecond: 50
+    });
+    await limiter.run(
+      async () => undefined,
+      () => 'throttled'
+    );
+    const starts: number[] = [];
+    await Promise.all(
+      Array.from({ length: 6 }, () =>
+        limiter.run(async () => {
+          starts.push(performance.now());
+        }, success)
+      )
+    );
+    const span = (starts.at(-1) as number) - (starts[0] as number);
+    // Six starts at <= ~52/s need at least four intervals of ~19 ms.
+    expect(span).toBeGreaterThanOrEqual(70);
+    limiter.close();
+  });
+});
