@@ -8,7 +8,12 @@ module.exports = {
         ...(jestConfig.setupFilesAfterEnv || []),
         '<rootDir>/force-app/test/jest-sa11y-setup.js'
     ],
-    collectCoverageFrom: ['force-app/main/default/lwc/**/*.js', '!**/__tests__/**'],
+    // A bare `*`, as sfdx-lwc-jest's own default uses: with `*.js` Jest finds no component files.
+    collectCoverageFrom: [
+        'force-app/main/default/lwc/**/*',
+        '!**/*.{html,css,xml,json}',
+        '!**/__tests__/**'
+    ],
     coverageThreshold: {
         global: { lines: 90 }
     }
