@@ -23,6 +23,7 @@ const DEFAULT_LENGTH: Partial<Record<PlatformEventField['type'], number>> = {
 };
 
 const PLATFORM_EVENT_TOPIC_PREFIX = '/event/';
+const STANDARD_FIELDS = new Set(['CreatedDate', 'CreatedById']);
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const ISO_DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const MS_PER_DAY = 86_400_000;
@@ -272,8 +273,8 @@ export class EventBus {
       decoded = undefined;
     }
     if (decoded !== undefined) {
-      const { CreatedDate: _createdDate, CreatedById: _createdById, ...custom } = decoded;
-      normaliseCustomFields(log.definition, custom);
+      const custom = Object.entries(decoded).filter(([name]) => !STANDARD_FIELDS.has(name));
+      normaliseCustomFields(log.definition, Object.fromEntries(custom));
     }
     const eventUuid = event.id === '' ? randomUUID() : event.id;
     return { replayId: this.#append(log, eventUuid, payload), eventUuid };

@@ -39,6 +39,7 @@ export interface PubSubCounters {
   eventsPublished: number;
   eventsDelivered: number;
   keepalivesSent: number;
+  /** Subscribe streams that have named their topic and are receiving. */
   activeSubscriptions: number;
 }
 
@@ -339,7 +340,7 @@ export async function startPubSubServer(opts: PubSubServerOptions): Promise<PubS
         eventsPublished: bus.publishedCount,
         eventsDelivered,
         keepalivesSent,
-        activeSubscriptions: subscriptions.size
+        activeSubscriptions: [...subscriptions].filter((s) => s.isOpen).length
       };
     }
   };

@@ -64,8 +64,9 @@ export class Subscription {
     call.on('error', () => this.#finish(() => undefined));
   }
 
-  get pending(): number {
-    return this.#pending;
+  /** True once the first FetchRequest has set the topic and start point. */
+  get isOpen(): boolean {
+    return this.#cursor !== null && !this.#closed;
   }
 
   /** Ends the stream with a status and an `error-code` trailer. */

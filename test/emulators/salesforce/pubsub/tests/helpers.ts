@@ -220,6 +220,15 @@ export class SubscribeStream {
   }
 }
 
+/** Waits until the server has `count` open subscriptions (the first FetchRequest processed). */
+export async function waitForSubscriptions(fx: Fixture, count = 1): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (fx.server.faults.counters().activeSubscriptions < count) {
+    if (Date.now() > deadline) throw new Error(`${count} subscription(s) not open within 5 s`);
+    await sleep(5);
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
