@@ -1,0 +1,3 @@
+trigger OpportunityTrigger on Opportunity(before update, after update) {
+    new OpportunityTriggerHandler().run();
+}
