@@ -1,0 +1,71 @@
+import type { DeadLetter, Job, LedgerEntry, LedgerStatus, DeadLetterReason } from './types.ts';
+
+/** A row as either driver returns it: SQLite gives JSON as text, PostgreSQL parses `json` columns. */
+type Row = Record<string, unknown>;
+
+const json = (value: unknown): unknown =>
+  typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+const num = (value: unknown): number => Number(value);
+const numOrNull = (value: unknown): number | null =>
+  value === null || value === undefined ? null : Number(value);
+const strOrNull = (value: unknown): string | null =>
+  value === null || value === undefined ? null : String(value);
+
+export function toJob(row: Row): Job {
+  return {
+    id: num(row.id),
+    flow: String(row.flow),
+    idempotencyKey: String(row.idempotency_key),
+    payload: json(row.payload),
+    attempts: num(row.attempts),
+    maxAttempts: num(row.max_attempts),
+    runAt: num(row.run_at),
+    lastError: strOrNull(row.last_error),
+    lockedBy: strOrNull(row.locked_by),
+    lockedUntil: numOrNull(row.locked_until),
+    correlationId: String(row.correlation_id),
+    inboxId: numOrNull(row.inbox_id),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at)
+  };
+}
+
+export function toDeadLetter(row: Row): DeadLetter {
+  return {
+    id: num(row.id),
+    jobId: num(row.job_id),
+    flow: String(row.flow),
+    idempotencyKey: String(row.idempotency_key),
+    payload: json(row.payload),
+    attempts: num(row.attempts),
+    maxAttempts: num(row.max_attempts),
+    lastError: String(row.last_error),
+    reason: String(row.reason) as DeadLetterReason,
+    correlationId: String(row.correlation_id),
+    inboxId: numOrNull(row.inbox_id),
+    createdAt: num(row.created_at),
+    deadLetteredAt: num(row.dead_lettered_at)
+  };
+}
+
+export function toLedgerEntry(row: Row): LedgerEntry {
+  return {
+    flow: String(row.flow),
+    recordKey: String(row.record_key),
+    salesforceId: strOrNull(row.salesforce_id),
+    d365Key: strOrNull(row.d365_key),
+    lastStatus: String(row.last_status) as LedgerStatus,
+    lastError: strOrNull(row.last_error),
+    contentHash: strOrNull(row.content_hash),
+    correlationId: strOrNull(row.correlation_id),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at)
+  };
+}
+
+/** Adds a row count to a per-flow record. */
+export function countsByFlow(rows: Row[]): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const row of rows) result[String(row.flow)] = Number(row.n);
+  return result;
+}
