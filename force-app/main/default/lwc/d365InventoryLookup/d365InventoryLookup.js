@@ -9,7 +9,7 @@ import searchItems from '@salesforce/apex/D365InventoryController.searchItems';
 export const MAX_ITEMS_PER_LOOKUP = 50;
 /** D365 item numbers (ItemId) are at most 20 characters, as is Product2.D365_Item_Number__c. */
 const MAX_ITEM_NUMBER_LENGTH = 20;
-/** Shorter search terms match too many products to be useful in a dropdown. */
+/** Shorter search terms match too many products to be useful; they list the first products instead. */
 const MIN_SEARCH_LENGTH = 2;
 /** Wait for the rep to pause typing before searching products. */
 const SEARCH_DELAY_MS = 300;
@@ -102,7 +102,8 @@ export default class D365InventoryLookup extends LightningElement {
 
     itemInput = '';
     legalEntityInput = '';
-    searchTerm;
+    // Blank lists the first products by name, so the rep can choose without typing.
+    searchTerm = '';
     productOptions = [];
     searchError;
     productHasNoItemNumber = false;
@@ -167,10 +168,7 @@ export default class D365InventoryLookup extends LightningElement {
         clearTimeout(this.searchTimeout);
         // eslint-disable-next-line @lwc/lwc/no-async-operation
         this.searchTimeout = setTimeout(() => {
-            this.searchTerm = term.length >= MIN_SEARCH_LENGTH ? term : undefined;
-            if (!this.searchTerm) {
-                this.productOptions = [];
-            }
+            this.searchTerm = term.length >= MIN_SEARCH_LENGTH ? term : '';
         }, SEARCH_DELAY_MS);
     }
 

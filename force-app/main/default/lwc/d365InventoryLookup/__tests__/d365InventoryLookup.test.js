@@ -426,7 +426,7 @@ describe('c-d365-inventory-lookup', () => {
             type(element, 'productSearch', 'm');
             type(element, 'productSearch', ' mountain ');
             jest.advanceTimersByTime(299);
-            expect(searchItems.getLastConfig().searchTerm).toBeUndefined();
+            expect(searchItems.getLastConfig().searchTerm).toBe('');
 
             jest.advanceTimersByTime(1);
             await Promise.resolve();
@@ -448,19 +448,24 @@ describe('c-d365-inventory-lookup', () => {
             expect(picker.disabled).toBe(false);
         });
 
-        it('clears the offered products when the search text gets too short', async () => {
+        it('offers the first products before the rep types anything', async () => {
+            await renderOn('Account', ACCOUNT_ID);
+
+            expect(searchItems.getLastConfig()).toEqual({ searchTerm: '' });
+        });
+
+        it('goes back to the first products when the search text gets too short', async () => {
             const element = await renderOn('Account', ACCOUNT_ID);
             jest.useFakeTimers();
             type(element, 'productSearch', 'mountain');
             jest.advanceTimersByTime(300);
-            searchItems.emit(mockSearchResults);
             await Promise.resolve();
 
             type(element, 'productSearch', 'm');
             jest.advanceTimersByTime(300);
             await Promise.resolve();
 
-            expect(byDataId(element, 'product').options).toEqual([]);
+            expect(searchItems.getLastConfig()).toEqual({ searchTerm: '' });
         });
 
         it('adds the chosen product to the items and looks the stock up', async () => {
