@@ -53,8 +53,9 @@ describe('loadConfig', () => {
   });
 
   it('names a missing required secret', () => {
-    const { RELAY_CALLOUT_KEY: _omitted, ...rest } = secrets;
-    const err = errorOf(() => loadConfig({ env: rest, cwd: emptyDir() }));
+    const err = errorOf(() =>
+      loadConfig({ env: { ...secrets, RELAY_CALLOUT_KEY: undefined }, cwd: emptyDir() })
+    );
     expect(err.key).toBe('RELAY_CALLOUT_KEY');
     expect(err.message).toContain('is required');
   });
@@ -77,8 +78,10 @@ describe('loadConfig', () => {
   it('reads a secret from the file named by <KEY>_FILE', () => {
     const dir = emptyDir();
     writeFileSync(join(dir, 'token'), 'token-from-file-0123456789\n');
-    const { RELAY_ADMIN_TOKEN: _omitted, ...rest } = secrets;
-    const config = loadConfig({ env: { ...rest, RELAY_ADMIN_TOKEN_FILE: 'token' }, cwd: dir });
+    const config = loadConfig({
+      env: { ...secrets, RELAY_ADMIN_TOKEN: undefined, RELAY_ADMIN_TOKEN_FILE: 'token' },
+      cwd: dir
+    });
     expect(config.security.adminToken).toBe('token-from-file-0123456789');
   });
 
