@@ -217,6 +217,9 @@ export default class D365InventoryLookup extends LightningElement {
             this.handleRefresh();
             return;
         }
+        // Earlier figures belong to other items: do not show them while the new ones load.
+        this.inventory = undefined;
+        this.error = undefined;
         this.isLoading = true;
         this.queryItemNumbers = query;
         this.queryLegalEntity = legalEntity;
@@ -226,6 +229,9 @@ export default class D365InventoryLookup extends LightningElement {
         this.isLoading = true;
         try {
             await refreshApex(this.wiredInventory);
+        } catch (error) {
+            this.error = error;
+            this.inventory = undefined;
         } finally {
             this.isLoading = false;
         }
@@ -245,10 +251,6 @@ export default class D365InventoryLookup extends LightningElement {
 
     get productComboboxDisabled() {
         return !this.hasProductOptions;
-    }
-
-    get showResults() {
-        return !!this.inventory && !this.error;
     }
 
     get rows() {

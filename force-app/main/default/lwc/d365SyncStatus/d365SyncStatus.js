@@ -123,7 +123,16 @@ export default class D365SyncStatus extends LightningElement {
     handleSyncResult(message) {
         const payload = message?.data?.payload;
         if (payload && sameRecord(payload.Record_Id__c, this.recordId)) {
-            refreshApex(this.wiredSyncStatus);
+            this.refresh();
+        }
+    }
+
+    async refresh() {
+        try {
+            await refreshApex(this.wiredSyncStatus);
+        } catch (error) {
+            this.error = error;
+            this.syncStatus = undefined;
         }
     }
 
@@ -139,7 +148,7 @@ export default class D365SyncStatus extends LightningElement {
             this.isResyncing = false;
         }
         // The controller sets the status to Pending: show it straight away.
-        await refreshApex(this.wiredSyncStatus);
+        await this.refresh();
     }
 
     showToast(title, message, variant) {

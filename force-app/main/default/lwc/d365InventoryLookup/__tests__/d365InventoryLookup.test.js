@@ -311,6 +311,16 @@ describe('c-d365-inventory-lookup', () => {
             expect(element.shadowRoot.querySelector('.stale-notice')).toBeNull();
         });
 
+        it('hides the earlier figures while a lookup of other items loads', async () => {
+            const element = await renderOn('Account', ACCOUNT_ID);
+            await showInventory(element, mockInventory);
+
+            await checkStock(element, 'B0002');
+
+            expect(element.shadowRoot.querySelector('lightning-datatable')).toBeNull();
+            expect(element.shadowRoot.querySelector('lightning-spinner')).not.toBeNull();
+        });
+
         it('shows the reason in the error panel when stock cannot be loaded', async () => {
             const element = await renderOn('Account', ACCOUNT_ID);
             await checkStock(element, 'A0001');
@@ -363,6 +373,21 @@ describe('c-d365-inventory-lookup', () => {
             await flushPromises();
             expect(element.shadowRoot.querySelector('lightning-spinner')).toBeNull();
             expect(byDataId(element, 'refresh').disabled).toBe(false);
+        });
+
+        it('shows the error panel instead of the old figures when the refresh fails', async () => {
+            refreshApex.mockRejectedValueOnce({
+                body: { message: 'The D365 relay could not be reached.' }
+            });
+            const element = await renderOn('Account', ACCOUNT_ID);
+            await showInventory(element, mockInventory);
+
+            byDataId(element, 'refresh').click();
+            await flushPromises();
+
+            const panel = element.shadowRoot.querySelector('.inventory-error');
+            expect(panel.errors.body.message).toBe('The D365 relay could not be reached.');
+            expect(element.shadowRoot.querySelector('lightning-datatable')).toBeNull();
         });
 
         it('refreshes when the rep checks the same items again', async () => {

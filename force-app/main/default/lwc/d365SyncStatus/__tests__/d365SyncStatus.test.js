@@ -224,6 +224,21 @@ describe('c-d365-sync-status', () => {
             expect(refreshApex.mock.calls[0][0].data).toEqual(mockSynced);
         });
 
+        it('shows the error panel when refreshing after a sync result fails', async () => {
+            refreshApex.mockRejectedValueOnce({ body: { message: 'Session expired.' } });
+            const element = await renderComponent();
+            getSyncStatus.emit(mockSynced);
+            await flushPromises();
+
+            deliveredCallback()(syncResultMessage(ACCOUNT_ID, 'Synced'));
+            await flushPromises();
+
+            expect(element.shadowRoot.querySelector('c-d365-error-panel').errors.body.message).toBe(
+                'Session expired.'
+            );
+            expect(element.shadowRoot.querySelector('.customer-number')).toBeNull();
+        });
+
         it('matches a sync result that carries the 15-character form of the record id', async () => {
             await renderComponent();
 
