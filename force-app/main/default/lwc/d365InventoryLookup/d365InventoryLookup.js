@@ -137,7 +137,7 @@ export default class D365InventoryLookup extends LightningElement {
     @wire(searchItems, { searchTerm: '$searchTerm' })
     handleSearchResults({ data, error }) {
         if (data) {
-            this.productOptions = data.map(({ label, value }) => ({ label, value }));
+            this.productOptions = data;
             this.searchError = undefined;
         } else if (error) {
             this.productOptions = [];
