@@ -1,0 +1,41 @@
+import { noopFlow } from './noop.ts';
+import type { Flow } from './types.ts';
+
+/** The flows this relay runs. Adding a flow: create its folder under `flows/` and add it here. */
+export const FLOWS: readonly Flow[] = [noopFlow];
+
+const FLOW_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+export interface FlowRegistry {
+  get(name: string): Flow | undefined;
+  names(): string[];
+  /** The flow that processes a D365 business event id, if any. */
+  forBusinessEvent(businessEventId: string): Flow | undefined;
+  maxAttempts(flow: Flow): number;
+}
+
+export function createFlowRegistry(
+  flows: readonly Flow[],
+  options: { defaultMaxAttempts: number }
+): FlowRegistry {
+  const byName = new Map<string, Flow>();
+  const byEvent = new Map<string, Flow>();
+  for (const flow of flows) {
+    if (!FLOW_NAME.test(flow.name)) throw new Error(`Invalid flow name: ${flow.name}`);
+    if (byName.has(flow.name)) throw new Error(`Flow ${flow.name} is registered twice`);
+    byName.set(flow.name, flow);
+    for (const eventId of flow.businessEvents ?? []) {
+      const other = byEvent.get(eventId);
+      if (other) {
+        throw new Error(`Business event ${eventId} is claimed by ${other.name} and ${flow.name}`);
+      }
+      byEvent.set(eventId, flow);
+    }
+  }
+  return {
+    get: (name) => byName.get(name),
+    names: () => [...byName.keys()],
+    forBusinessEvent: (id) => byEvent.get(id),
+    maxAttempts: (flow) => flow.maxAttempts ?? options.defaultMaxAttempts
+  };
+}

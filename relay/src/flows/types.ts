@@ -1,0 +1,36 @@
+import type { Logger } from 'pino';
+import type { RelayClients } from '../clients.ts';
+import type { Store } from '../store/types.ts';
+
+/** What a flow handler gets besides its payload. */
+export interface FlowContext {
+  jobId: number;
+  /** 1-based attempt number of this run. */
+  attempt: number;
+  maxAttempts: number;
+  idempotencyKey: string;
+  /** Carried from the source event; pass it to every downstream request. */
+  correlationId: string;
+  logger: Logger;
+  /** Aborted when the relay stops and the shutdown grace period is over. */
+  signal: AbortSignal;
+  store: Store;
+  clients: RelayClients;
+}
+
+/**
+ * A handler either finishes (returning nothing or `done`), decides the work does not apply
+ * (`skipped`, with a status for logs and metrics), or throws: a retryable `ClientError` (or any
+ * unexpected error) is retried with backoff, a permanent one dead-letters the job.
+ */
+export type FlowOutcome = { status: 'done' } | { status: 'skipped'; reason: string };
+
+export interface Flow {
+  /** Lower-case, stable: stored in jobs, dead letters, ledger rows and metric labels. */
+  name: string;
+  /** Overrides RELAY_MAX_ATTEMPTS for this flow. */
+  maxAttempts?: number;
+  /** D365 business event ids (X++ class names) whose events this flow processes. */
+  businessEvents?: readonly string[];
+  handle(payload: unknown, context: FlowContext): Promise<FlowOutcome | void>;
+}
