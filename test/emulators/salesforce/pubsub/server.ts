@@ -350,7 +350,9 @@ export async function startPubSubServer(opts: PubSubServerOptions): Promise<PubS
     caCertPem: tls.certPem,
     faults,
     async close() {
-      faults.closeSubscribeStreams();
+      // Streams end with status OK rather than an error: clients that already dropped their
+      // listeners (the pozil client's close() does) would otherwise see an unhandled 'error'.
+      for (const subscription of [...subscriptions]) subscription.end();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           server.forceShutdown();

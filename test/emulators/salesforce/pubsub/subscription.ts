@@ -74,6 +74,11 @@ export class Subscription {
     this.#finish(() => this.#call.emit('error', error));
   }
 
+  /** Ends the stream with status OK (server shutdown). */
+  end(): void {
+    this.#finish(() => this.#call.end());
+  }
+
   /** Called when the server stops being silent or its keepalive interval changes. */
   wake(): void {
     if (this.#closed || this.#cursor === null) return;
