@@ -129,6 +129,7 @@ interface RawPubSubClient {
   GetSchema: UnaryMethod;
   Publish: UnaryMethod;
   Subscribe(metadata: Metadata): ClientDuplexStream<object, FetchResponseMessage>;
+  PublishStream(metadata: Metadata): ClientDuplexStream<object, unknown>;
   close(): void;
 }
 

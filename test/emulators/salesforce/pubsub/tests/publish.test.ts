@@ -4,12 +4,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { avroSchemaFor } from '../schema.ts';
 import {
+  ACCOUNT_SYNC_TOPIC,
   type Fixture,
+  metadataOf,
   startFixture,
   SYNC_RESULT_EVENT,
   SYNC_RESULT_TOPIC,
   syncResultFields,
   USER_ID,
+  VALID_AUTH,
   waitForSubscriptions
 } from './helpers.ts';
 
@@ -138,6 +141,43 @@ describe('Publish', () => {
     expect(error.code).toBe(5);
     expect(error.metadata.get('error-code')).toEqual([
       'sfdc.platform.eventbus.grpc.topic.not.found'
+    ]);
+  });
+
+  it('answers each PublishStream request with its own response', async () => {
+    const call = fx.client.raw.PublishStream(metadataOf(VALID_AUTH));
+    const responses: PublishResponse[] = [];
+    call.on('data', (response: PublishResponse) => responses.push(response));
+    call.write({
+      topic_name: SYNC_RESULT_TOPIC,
+      events: [producerEvent('a', syncResultFields(1))]
+    });
+    call.write({
+      topic_name: SYNC_RESULT_TOPIC,
+      events: [producerEvent('b', syncResultFields(2))]
+    });
+    call.end();
+    await new Promise((resolve) => call.on('end', resolve));
+    expect(responses.map((r) => r.results[0]!.correlation_key)).toEqual(['a', 'b']);
+    expect(fx.bus.publishedCount).toBe(2);
+  });
+
+  it('ends a PublishStream whose topic changes with publish.topic.mismatch', async () => {
+    const call = fx.client.raw.PublishStream(metadataOf(VALID_AUTH));
+    call.on('data', () => undefined);
+    const ended = new Promise<ServiceError>((resolve) => call.on('error', resolve));
+    call.write({
+      topic_name: SYNC_RESULT_TOPIC,
+      events: [producerEvent('a', syncResultFields(1))]
+    });
+    call.write({
+      topic_name: ACCOUNT_SYNC_TOPIC,
+      events: [producerEvent('b', syncResultFields(2))]
+    });
+    const error = await ended;
+    expect(error.code).toBe(3);
+    expect(error.metadata.get('error-code')).toEqual([
+      'sfdc.platform.eventbus.grpc.publish.topic.mismatch'
     ]);
   });
 });

@@ -2,6 +2,8 @@ import type { ServiceError } from '@grpc/grpc-js';
 import avsc from 'avsc';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { EVENT_RETENTION_MS } from '../event-bus.ts';
+
 import {
   ACCOUNT_SYNC_TOPIC,
   type Fixture,
@@ -153,6 +155,30 @@ describe('Subscribe', () => {
     expect(errorCodeOf(await stream.ended)).toBe(
       'sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted'
     );
+  });
+
+  it('ends the stream with replayid.corrupted for a replay id past the 72-hour retention', async () => {
+    let now = 1_700_000_000_000;
+    const clocked = await startFixture({ now: () => now });
+    try {
+      const old = clocked.bus.publish(SYNC_RESULT_TOPIC, syncResultFields(1), USER_ID);
+      clocked.bus.publish(SYNC_RESULT_TOPIC, syncResultFields(2), USER_ID);
+      now += EVENT_RETENTION_MS + 1;
+      const stream = clocked.client.subscribe();
+      stream.request({
+        topic_name: SYNC_RESULT_TOPIC,
+        replay_preset: 'CUSTOM',
+        replay_id: old.replayId,
+        num_requested: 10
+      });
+      const status = await stream.ended;
+      expect(status.code).toBe(3);
+      expect(errorCodeOf(status)).toBe(
+        'sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted'
+      );
+    } finally {
+      await clocked.close();
+    }
   });
 
   it('ends the stream with replayid.validation.failed for CUSTOM without a replay id', async () => {
