@@ -15,6 +15,8 @@ export interface RetryOptions {
    */
   maxInlineDelayMs?: number;
   signal?: AbortSignal;
+  /** Extra veto on inline retries, e.g. for a create whose outcome is unknown after a lost answer. */
+  retryIf?(error: ClientError): boolean;
   onRetry?(e: { attempt: number; delayMs: number; error: ClientError }): void;
 }
 
@@ -30,6 +32,7 @@ export async function withRetry<T>(
       return await call(attempt);
     } catch (error) {
       if (!isClientError(error) || !error.retryable || attempt >= options.maxAttempts) throw error;
+      if (options.retryIf && !options.retryIf(error)) throw error;
       const delayMs = error.retryAfterMs ?? backoffDelayMs(attempt, options.backoff);
       if (delayMs > maxInline) throw error;
       options.onRetry?.({ attempt, delayMs, error });

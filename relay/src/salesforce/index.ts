@@ -1,0 +1,19 @@
+export {
+  createSalesforceClient,
+  SALESFORCE_COLLECTION_MAX_RECORDS,
+  SALESFORCE_COMPOSITE_MAX_SUBREQUESTS
+} from './client.ts';
+export type {
+  BulkIngestInput,
+  BulkIngestResult,
+  CallOptions,
+  CollectionOptions,
+  CompositeSubrequest,
+  CompositeSubresponse,
+  SalesforceClient,
+  SalesforceClientOptions,
+  SaveResult
+} from './client.ts';
+export type { SalesforceSession } from './auth.ts';
+export type { BudgetState, BudgetStatus } from './budget.ts';
+export { soqlList, soqlString } from './soql.ts';
