@@ -13,6 +13,7 @@ export const PubSubErrorCode = {
   serviceUnavailable: `${PREFIX}service.unavailable`,
   topicNotFound: `${PREFIX}topic.not.found`,
   topicNameEmpty: `${PREFIX}topic.validation.empty`,
+  topicPermission: `${PREFIX}topic.meta.permission`,
   schemaIdEmpty: `${PREFIX}schema.validation.failed`,
   schemaNotFound: `${PREFIX}schema.meta.permission`,
   replayIdCorrupted: `${PREFIX}subscription.fetch.replayid.corrupted`,

@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
 
+import {
+  type ChangeInput,
+  changeEventRecord,
+  changeEventTopicName,
+  compileChangeEventSchema
+} from './change-events.ts';
 import { decodeReplayId, encodeReplayId, REPLAY_ID_BYTES } from './replay-id.ts';
 import { compileEventSchema, type CompiledEventSchema } from './schema.ts';
-import type { PlatformEventDefinition, PlatformEventField } from './types.ts';
+import type { ChangeEventEntity, PlatformEventDefinition, PlatformEventField } from './types.ts';
 
 // "Salesforce stores platform events and change data capture events for 72 hours."
 // (Pub/Sub API guide, Event Message Durability)
@@ -75,9 +81,13 @@ export interface ProducerEventInput {
   payload: Uint8Array;
 }
 
+type TopicSource =
+  | { kind: 'platform-event'; definition: PlatformEventDefinition }
+  | { kind: 'change-event'; entity: ChangeEventEntity };
+
 class TopicLog {
   readonly name: string;
-  readonly definition: PlatformEventDefinition;
+  readonly source: TopicSource;
   readonly schema: CompiledEventSchema;
   readonly listeners = new Set<() => void>();
   /** Retained events in replay order; events[0] has absolute position `evictedCount`. */
@@ -85,10 +95,13 @@ class TopicLog {
   evictedCount = 0;
   lastEvictedReplayId: bigint | null = null;
 
-  constructor(name: string, definition: PlatformEventDefinition) {
+  constructor(name: string, source: TopicSource) {
     this.name = name;
-    this.definition = definition;
-    this.schema = compileEventSchema(definition);
+    this.source = source;
+    this.schema =
+      source.kind === 'platform-event'
+        ? compileEventSchema(source.definition)
+        : compileChangeEventSchema(source.entity);
   }
 
   get endPosition(): number {
@@ -181,6 +194,8 @@ export class TopicCursor {
 
 export interface EventBusOptions {
   definitions: PlatformEventDefinition[];
+  /** Objects with Change Data Capture enabled (topic `/data/<Entity>ChangeEvent`). */
+  changeEntities?: ChangeEventEntity[];
   retentionMs?: number;
   now?: () => number;
 }
@@ -193,15 +208,33 @@ export class EventBus {
   readonly #now: () => number;
   #lastReplayId = REPLAY_ID_BASE;
   #publishedCount = 0;
+  #commitNumber = 0;
 
   constructor(opts: EventBusOptions) {
     this.#retentionMs = opts.retentionMs ?? EVENT_RETENTION_MS;
     this.#now = opts.now ?? Date.now;
-    for (const def of opts.definitions) {
-      const log = new TopicLog(PLATFORM_EVENT_TOPIC_PREFIX + def.apiName, def);
+    const logs = [
+      ...opts.definitions.map(
+        (definition) =>
+          new TopicLog(PLATFORM_EVENT_TOPIC_PREFIX + definition.apiName, {
+            kind: 'platform-event',
+            definition
+          })
+      ),
+      ...(opts.changeEntities ?? []).map(
+        (entity) =>
+          new TopicLog(changeEventTopicName(entity.entityName), { kind: 'change-event', entity })
+      )
+    ];
+    for (const log of logs) {
       this.#topics.set(log.name, log);
       this.#topicsBySchemaId.set(log.schema.schemaId, log);
     }
+  }
+
+  /** Platform event topics accept publishes; change event topics only the platform's own. */
+  canPublish(topicName: string): boolean {
+    return this.#topics.get(topicName)?.source.kind === 'platform-event';
   }
 
   topicNames(): string[] {
@@ -227,11 +260,12 @@ export class EventBus {
    */
   publish(topicName: string, fields: Record<string, unknown>, createdById: string): PublishedEvent {
     const log = this.#requireTopic(topicName);
+    const definition = platformDefinition(log);
     const { CreatedDate, CreatedById, ...custom } = fields;
     const record: Record<string, unknown> = {
       CreatedDate: CreatedDate ?? this.#now(),
       CreatedById: CreatedById ?? createdById,
-      ...normaliseCustomFields(log.definition, custom)
+      ...normaliseCustomFields(definition, custom)
     };
     if (typeof record.CreatedDate !== 'number' || !Number.isSafeInteger(record.CreatedDate)) {
       throw new EventValidationError(
@@ -259,6 +293,7 @@ export class EventBus {
    */
   publishEncoded(topicName: string, event: ProducerEventInput): PublishedEvent {
     const log = this.#requireTopic(topicName);
+    const definition = platformDefinition(log);
     if (event.schema_id !== log.schema.schemaId) {
       throw new EventValidationError(
         `Schema ID ${event.schema_id} does not match the current schema of ${topicName}`,
@@ -274,9 +309,34 @@ export class EventBus {
     }
     if (decoded !== undefined) {
       const custom = Object.entries(decoded).filter(([name]) => !STANDARD_FIELDS.has(name));
-      normaliseCustomFields(log.definition, Object.fromEntries(custom));
+      normaliseCustomFields(definition, Object.fromEntries(custom));
     }
     const eventUuid = event.id === '' ? randomUUID() : event.id;
+    return { replayId: this.#append(log, eventUuid, payload), eventUuid };
+  }
+
+  /**
+   * Publishes a Change Data Capture event for `entityName` (what the platform does after a
+   * committed CREATE/UPDATE/DELETE/UNDELETE of a record).
+   */
+  publishChange(entityName: string, change: ChangeInput): PublishedEvent {
+    const log = this.#requireTopic(changeEventTopicName(entityName));
+    if (log.source.kind !== 'change-event') throw new Error(`${log.name} is not a change topic`);
+    let payload: Buffer;
+    try {
+      this.#commitNumber += 1;
+      const record = changeEventRecord(log.source.entity, change, {
+        commitTimestamp: this.#now(),
+        commitNumber: this.#commitNumber
+      });
+      payload = log.schema.type.toBuffer(record);
+    } catch (error) {
+      throw new EventValidationError(
+        `Invalid change event: ${error instanceof Error ? error.message : String(error)}`,
+        'INVALID_TYPE_ON_FIELD_IN_RECORD'
+      );
+    }
+    const eventUuid = randomUUID();
     return { replayId: this.#append(log, eventUuid, payload), eventUuid };
   }
 
@@ -335,6 +395,16 @@ export class EventBus {
     for (const listener of log.listeners) listener();
     return replayIdBytes;
   }
+}
+
+function platformDefinition(log: TopicLog): PlatformEventDefinition {
+  if (log.source.kind !== 'platform-event') {
+    throw new EventValidationError(
+      `Topic ${log.name} does not accept publishing`,
+      'INVALID_OPERATION'
+    );
+  }
+  return log.source.definition;
 }
 
 /** Validates custom field values and returns them in Avro-ready form (all fields present). */

@@ -185,6 +185,16 @@ export async function startPubSubServer(opts: PubSubServerOptions): Promise<PubS
 
   function publish(request: PublishRequest, rpcId: string): PublishResponse {
     requireTopic(request.topic_name, rpcId, PubSubErrorCode.publishTopicEmpty);
+    if (!bus.canPublish(request.topic_name)) {
+      // The docs are silent on publishing to a change event channel (GetTopic says
+      // can_publish=false); the "Topic metadata access error" code is the closest listed.
+      throw pubSubError(
+        status.PERMISSION_DENIED,
+        PubSubErrorCode.topicPermission,
+        `Publishing to ${request.topic_name} is not allowed.`,
+        rpcId
+      );
+    }
     if (request.events.length === 0) {
       throw pubSubError(
         status.INVALID_ARGUMENT,
@@ -214,7 +224,7 @@ export async function startPubSubServer(opts: PubSubServerOptions): Promise<PubS
       return {
         topic_name: request.topic_name,
         tenant_guid: caller.orgId,
-        can_publish: true,
+        can_publish: bus.canPublish(request.topic_name),
         can_subscribe: true,
         schema_id: bus.topicSchema(request.topic_name)!.schemaId,
         rpc_id: rpcId

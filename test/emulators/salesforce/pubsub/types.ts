@@ -41,3 +41,20 @@ export interface PubSubAuthMetadata {
   instanceurl?: string;
   tenantid?: string;
 }
+
+/** Field types a Change Data Capture event can carry, beyond those of platform events. */
+export type ChangeEventFieldType = PlatformEventFieldType | 'Reference' | 'Currency' | 'Address';
+
+export interface ChangeEventField {
+  /** e.g. 'Name', 'BillingAddress', 'D365_Customer_Number__c' */
+  apiName: string;
+  type: ChangeEventFieldType;
+  length?: number;
+}
+
+/** An object with Change Data Capture enabled, e.g. Account → topic /data/AccountChangeEvent. */
+export interface ChangeEventEntity {
+  entityName: string;
+  /** In the order of the object's fields: bitmap positions follow this order. */
+  fields: ChangeEventField[];
+}
