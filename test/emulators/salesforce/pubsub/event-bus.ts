@@ -117,6 +117,14 @@ class TopicLog {
     return this.events.at(-1)?.replayId ?? this.replayIdBeforeFirst;
   }
 
+  evictAll(): void {
+    const last = this.events.at(-1);
+    if (last === undefined) return;
+    this.lastEvictedReplayId = last.replayId;
+    this.evictedCount += this.events.length;
+    this.events = [];
+  }
+
   evictOlderThan(cutoff: number): void {
     const first = this.events[0];
     if (first === undefined || first.storedAt >= cutoff) return;
@@ -365,6 +373,14 @@ export class EventBus {
         return new TopicCursor(this, log, log.positionAfter(replayId), replayId);
       }
     }
+  }
+
+  /**
+   * Drops every retained event (a test reset). Replay ids keep increasing, so ids stored before
+   * the reset are refused like ids past the retention window.
+   */
+  clear(): void {
+    for (const log of this.#topics.values()) log.evictAll();
   }
 
   evictExpired(log: TopicLog): void {

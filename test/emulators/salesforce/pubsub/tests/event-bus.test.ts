@@ -127,6 +127,19 @@ describe('EventBus', () => {
     });
   });
 
+  it('forgets every event on clear, refusing replay ids issued before it', () => {
+    const bus = new EventBus({ definitions: [SYNC_RESULT_EVENT] });
+    const first = bus.publish(SYNC_RESULT_TOPIC, syncResultFields(1), USER_ID);
+    bus.publish(SYNC_RESULT_TOPIC, syncResultFields(2), USER_ID);
+    bus.clear();
+    const after = bus.publish(SYNC_RESULT_TOPIC, syncResultFields(3), USER_ID);
+    const cursor = bus.openCursor(SYNC_RESULT_TOPIC, { preset: 'EARLIEST' });
+    expect(cursor.take(10).map((e) => e.replay_id)).toEqual([after.replayId]);
+    expect(() =>
+      bus.openCursor(SYNC_RESULT_TOPIC, { preset: 'CUSTOM', replayId: first.replayId })
+    ).toThrow(ReplayIdError);
+  });
+
   describe('retention', () => {
     function clockedBus() {
       let now = 1_700_000_000_000;
