@@ -194,8 +194,7 @@ export class Authority {
     });
     app.post('/:tenant/oauth2/v2.0/token', async (req, reply) => {
       const { tenant } = req.params as { tenant: string };
-      const form =
-        typeof req.body === 'string' ? new URLSearchParams(req.body) : new URLSearchParams();
+      const form = new URLSearchParams(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
       const basic = parseBasic(req.headers.authorization);
       const result = this.checkTokenRequest(tenant, form, basic);
       if ('error' in result) return this.fail(reply, result);

@@ -122,21 +122,21 @@ export class DataService {
       };
     }
     const parsed = splitPath(path);
-    if (!parsed) throw noResource(req, path);
+    if (!parsed) throw noResource(this.o.baseUrl, req);
     const { set, keyText, tail } = parsed;
     if (tail?.startsWith(`${NAMESPACE}.`) && keyText === undefined) {
       const action = this.o.boundActions.get(set);
-      if (!action || req.method !== 'POST') throw noResource(req, path);
+      if (!action || req.method !== 'POST') throw noResource(this.o.baseUrl, req);
       this.o.onEntityRequest(set, 'ACTION');
       return action(tail.slice(NAMESPACE.length + 1), parseJson(req.body));
     }
     const index = ENTITY_INDEX.get(set);
-    if (!index) throw noResource(req, path);
+    if (!index) throw noResource(this.o.baseUrl, req);
     this.o.onEntityRequest(set, req.method);
     const query = this.query(req.search);
     if (keyText === undefined) {
       if (tail === '$count' && req.method === 'GET') return this.count(index, query);
-      if (tail !== undefined) throw noResource(req, path);
+      if (tail !== undefined) throw noResource(this.o.baseUrl, req);
       if (req.method === 'GET') return this.collection(index, query);
       if (req.method === 'POST') return this.create(index, query, req);
       throw new ODataError(405, {
@@ -338,7 +338,7 @@ export class DataService {
     if (req.method !== 'GET') throw badRequest('Only GET is supported on a property path.');
     const [name = '', raw] = tail.split('/');
     const p = index.props.get(name);
-    if (!p || (raw !== undefined && raw !== '$value')) throw noResource(req, req.path);
+    if (!p || (raw !== undefined && raw !== '$value')) throw noResource(this.o.baseUrl, req);
     const value = row.values[name];
     if (raw === '$value')
       return { status: 200, headers: { 'Content-Type': 'text/plain' }, body: String(value) };
@@ -452,9 +452,9 @@ function ok(body: unknown, headers: Record<string, string> = {}): DataResponse {
   return { status: 200, headers: { ...ODATA_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
-function noResource(req: DataRequest, path: string): ODataError {
+function noResource(baseUrl: string, req: DataRequest): ODataError {
   return notFound(
-    `No HTTP resource was found that matches the request URI '${req.path === path ? path : req.path}'.`
+    `No HTTP resource was found that matches the request URI '${baseUrl}/data${req.path}'.`
   );
 }
 
