@@ -183,14 +183,25 @@ export class TopicCursor {
     return this.#log.endPosition - this.#position;
   }
 
-  take(max: number): ConsumerEventMessage[] {
-    const count = Math.min(max, this.available());
-    if (count <= 0) return [];
+  /**
+   * Hands out up to `max` events, stopping early (after at least one) once their payloads would
+   * exceed `maxBytes`.
+   */
+  take(max: number, maxBytes = Number.POSITIVE_INFINITY): ConsumerEventMessage[] {
+    const limit = Math.min(max, this.available());
     const start = this.#position - this.#log.evictedCount;
-    const batch = this.#log.events.slice(start, start + count);
-    this.#position += count;
-    this.#lastReplayId = batch[count - 1]!.message.replay_id;
-    return batch.map((stored) => stored.message);
+    const batch: ConsumerEventMessage[] = [];
+    let bytes = 0;
+    for (let i = start; i < start + limit; i += 1) {
+      const message = this.#log.events[i]!.message;
+      bytes += message.event.payload.length;
+      if (batch.length > 0 && bytes > maxBytes) break;
+      batch.push(message);
+    }
+    if (batch.length === 0) return batch;
+    this.#position += batch.length;
+    this.#lastReplayId = batch[batch.length - 1]!.replay_id;
+    return batch;
   }
 
   /** Calls `listener` after each event appended to this topic; returns the unsubscribe function. */

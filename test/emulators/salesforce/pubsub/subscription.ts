@@ -13,6 +13,11 @@ import { pubSubError, PubSubErrorCode, type PubSubStatusError } from './errors.t
 // reference and Allocations page)
 export const MAX_NUM_REQUESTED = 100;
 
+// gRPC clients refuse messages above 4 MB by default; the docs do not say how the service splits
+// large batches, so responses are cut before their payloads pass 3 MB (the size the docs
+// recommend for a PublishRequest).
+export const MAX_RESPONSE_PAYLOAD_BYTES = 3 * 1024 * 1024;
+
 export interface FetchRequest {
   topic_name: string;
   replay_preset: string;
@@ -167,7 +172,10 @@ export class Subscription {
     const cursor = this.#cursor;
     if (this.#closed || this.#waitingForDrain || cursor === null || this.#host.isSilent()) return;
     while (this.#pending > 0) {
-      const events = cursor.take(Math.min(this.#pending, MAX_NUM_REQUESTED));
+      const events = cursor.take(
+        Math.min(this.#pending, MAX_NUM_REQUESTED),
+        MAX_RESPONSE_PAYLOAD_BYTES
+      );
       if (events.length === 0) return;
       this.#pending -= events.length;
       this.#host.recordDelivered(events.length);

@@ -279,6 +279,25 @@ describe('Subscribe flow control', () => {
     stream.cancel();
   });
 
+  it('splits large events over several responses that stay under 4 MB', async () => {
+    for (let i = 0; i < 40; i += 1) {
+      fx.bus.publish(ACCOUNT_SYNC_TOPIC, { Payload__c: 'x'.repeat(131_072) }, USER_ID);
+    }
+    const stream = fx.client.subscribe();
+    stream.request({
+      topic_name: ACCOUNT_SYNC_TOPIC,
+      replay_preset: 'EARLIEST',
+      num_requested: 40
+    });
+    await stream.until((s) => s.events.length === 40);
+    expect(stream.responses.length).toBeGreaterThan(1);
+    for (const response of stream.responses) {
+      const bytes = response.events.reduce((sum, e) => sum + e.event.payload.length, 0);
+      expect(bytes).toBeLessThan(4 * 1024 * 1024);
+    }
+    stream.cancel();
+  });
+
   it('adds a new request to the amount still pending', async () => {
     const stream = fx.client.subscribe();
     stream.request({ topic_name: SYNC_RESULT_TOPIC, num_requested: 2 });
