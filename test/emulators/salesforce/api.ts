@@ -208,17 +208,11 @@ async function sobjects(
     if (!isPlainObject(req.body)) return jsonBodyError();
     const outcome = org.db.upsert(object.name, extField.name, third, req.body, ctxDml);
     if (!outcome.ok) return dmlResponse(outcome, req, object);
-    const modern = Number(req.version) >= 46;
-    if (outcome.created) {
-      return {
-        status: 201,
-        body: modern ? { ...okBody(outcome.id), created: true } : okBody(outcome.id)
-      };
-    }
-    // "In API version 46.0 and later, the HTTP status code is 200 … In 45.0 and earlier … 204".
-    return modern
-      ? { status: 200, body: { ...okBody(outcome.id), created: false } }
-      : { status: 204 };
+    // Every served version is 46.0+: "the HTTP status code is 200 … created parameter is present".
+    return {
+      status: outcome.created ? 201 : 200,
+      body: { ...okBody(outcome.id), created: outcome.created }
+    };
   }
   const table = org.db.table(object.name);
   const ids =
