@@ -65,6 +65,8 @@ export interface DmfImportResult {
   status: DmfExecutionStatus;
   /** Messages from GetExecutionErrors, one per failed record where D365 says which. */
   errors: string[];
+  /** Keys of the records that failed, from the target error keys file (empty when none). */
+  errorKeys: string[];
 }
 
 export interface DmfExportInput {
@@ -473,8 +475,12 @@ export function createD365Client(options: D365ClientOptions): D365Client {
         'DMF import started'
       );
       const status = await waitForExecution(executionId, input.timeoutMs ?? DEFAULT_DMF_TIMEOUT_MS);
-      const errors = status === 'Succeeded' ? [] : await executionErrors(executionId);
-      return { executionId, status, errors };
+      if (status === 'Succeeded') return { executionId, status, errors: [], errorKeys: [] };
+      const [errors, errorKeys] = await Promise.all([
+        executionErrors(executionId),
+        targetErrorKeys(executionId, input.entityName)
+      ]);
+      return { executionId, status, errors, errorKeys };
     },
 
     async exportPackage(input) {
@@ -521,6 +527,29 @@ export function createD365Client(options: D365ClientOptions): D365Client {
   async function executionErrors(executionId: string): Promise<string[]> {
     const value = await dmfAction<unknown>('GetExecutionErrors', { executionId });
     return flattenMessages(typeof value === 'string' ? safeJson(value) : value);
+  }
+
+  /** GenerateImportTargetErrorKeysFile, then poll GetImportTargetErrorKeysFileUrl ("" while generating). */
+  async function targetErrorKeys(executionId: string, entityName: string): Promise<string[]> {
+    const generated = await dmfAction<boolean>('GenerateImportTargetErrorKeysFile', {
+      executionId,
+      entityName
+    });
+    if (generated !== true) return [];
+    for (let attempt = 1; attempt <= 20; attempt += 1) {
+      const url = String(
+        await dmfAction<string>('GetImportTargetErrorKeysFileUrl', { executionId, entityName })
+      );
+      if (url) {
+        const text = new TextDecoder().decode(await download(url, 'DMF error keys download'));
+        return text
+          .split(/\r?\n/)
+          .slice(1)
+          .filter((line) => line.trim() !== '');
+      }
+      await sleep(Math.max(100, backoffDelayMs(attempt, DMF_POLL_BACKOFF)));
+    }
+    return [];
   }
 
   return client;
