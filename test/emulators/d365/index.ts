@@ -330,24 +330,20 @@ function registerControlRoutes(
       url: `/_emulator${url}`,
       handler: async (req, reply) => {
         if (token !== undefined && req.headers['x-emulator-control-token'] !== token) {
-          return reply
-            .code(401)
-            .send({
-              code: 'Unauthorized',
-              message: 'The X-Emulator-Control-Token header is missing or wrong.'
-            });
+          return reply.code(401).send({
+            code: 'Unauthorized',
+            message: 'The X-Emulator-Control-Token header is missing or wrong.'
+          });
         }
         try {
           const result = await fn(req);
           return result === undefined ? reply.code(204).send() : reply.send(result);
         } catch (err) {
           if (err instanceof ODataError) return reply.code(err.status).send(err.body);
-          return reply
-            .code(400)
-            .send({
-              code: 'BadRequest',
-              message: err instanceof Error ? err.message : String(err)
-            });
+          return reply.code(400).send({
+            code: 'BadRequest',
+            message: err instanceof Error ? err.message : String(err)
+          });
         }
       }
     });
