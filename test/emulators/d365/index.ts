@@ -199,32 +199,6 @@ export async function start(options: StartOptions = {}): Promise<D365Emulator> {
         )
         .send();
     }
-    const fault = faults.decide();
-    const latency = faults.latencyMs();
-    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
-    if (fault.kind === 'drop') {
-      counters.droppedConnections++;
-      reply.hijack();
-      req.raw.socket.destroy();
-      return undefined;
-    }
-    if (fault.kind === 'status') {
-      if (fault.status === 429) counters.throttled++;
-      else counters.injectedErrors++;
-      const r = errorResponse(
-        new ODataError(
-          fault.status,
-          {
-            error: {
-              code: '',
-              message: fault.status === 429 ? 'Too many requests.' : 'An error has occurred.'
-            }
-          },
-          fault.retryAfter ? { 'Retry-After': String(fault.retryAfter) } : {}
-        )
-      );
-      return send(reply, r);
-    }
     const raw = req.url;
     const q = raw.indexOf('?');
     const path = (q < 0 ? raw : raw.slice(0, q)).slice('/data'.length);
@@ -254,6 +228,33 @@ export async function start(options: StartOptions = {}): Promise<D365Emulator> {
       }
     }
     try {
+      // Injected latency counts as execution time (and concurrency) of the request.
+      const fault = faults.decide();
+      const latency = faults.latencyMs();
+      if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+      if (fault.kind === 'drop') {
+        counters.droppedConnections++;
+        reply.hijack();
+        req.raw.socket.destroy();
+        return undefined;
+      }
+      if (fault.kind === 'status') {
+        if (fault.status === 429) counters.throttled++;
+        else counters.injectedErrors++;
+        const r = errorResponse(
+          new ODataError(
+            fault.status,
+            {
+              error: {
+                code: '',
+                message: fault.status === 429 ? 'Too many requests.' : 'An error has occurred.'
+              }
+            },
+            fault.retryAfter ? { 'Retry-After': String(fault.retryAfter) } : {}
+          )
+        );
+        return send(reply, r);
+      }
       const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : undefined;
       const headers = req.headers as Record<string, string | undefined>;
       if (isBatch) {

@@ -2,12 +2,19 @@
 // token bucket of configurable capacity, and the retired per-user limits as an option.
 
 /** Historic user-based limits per user and app, 5-minute sliding window [MS spl]. */
-export const USER_LIMITS = {
+export interface UserLimits {
+  requests: number;
+  executionSeconds: number;
+  windowSeconds: number;
+  concurrent: number;
+}
+
+export const USER_LIMITS: Readonly<UserLimits> = {
   requests: 6000,
   executionSeconds: 1200,
   windowSeconds: 300,
   concurrent: 52
-} as const;
+};
 
 /** Resource-based 429 text [MS throttling-faq]; `{0}` is the wait in seconds. */
 const RESOURCE_MESSAGE =
@@ -21,7 +28,7 @@ export interface ThrottlingConfig {
   /** Fixed Retry-After; default is the time the bucket needs to refill one request, at least 1 s. */
   retryAfterSeconds?: number;
   /** Enables the pre-10.0.36 per-user limits, optionally with other values (tests). */
-  userLimits?: boolean | Partial<typeof USER_LIMITS>;
+  userLimits?: boolean | Partial<UserLimits>;
 }
 
 export interface Rejection {
@@ -138,7 +145,7 @@ export class Throttle {
     return { retryAfter, message: RESOURCE_MESSAGE.replace('{0}', String(retryAfter)) };
   }
 
-  private userLimits(): typeof USER_LIMITS | undefined {
+  private userLimits(): UserLimits | undefined {
     const u = this.config.userLimits;
     if (!u) return undefined;
     return { ...USER_LIMITS, ...(u === true ? {} : u) };
