@@ -92,7 +92,7 @@ export function indexSource(packageDir: string): SourceIndex {
     );
     if (field) fieldFiles.set(`${field[1]}.${field[2]}`, file);
     const object = /[\\/]objects[\\/]([^\\/]+)[\\/]([^\\/]+)\.object-meta\.xml$/.exec(file);
-    if (object && object[1] === object[2]) objectFiles.set(object[1], file);
+    if (object?.[1] && object[1] === object[2]) objectFiles.set(object[1], file);
   }
   return { fieldFiles, objectFiles, files };
 }
@@ -286,7 +286,7 @@ export function checkCustomNameReferences(packageDir: string): string[] {
           : objectNames.has(name);
         if (!known)
           problems.push(
-            `${path.relative(packageDir, file)}:${i + 1}: ${name} is not defined in the package`
+            `${path.relative(path.dirname(packageDir), file)}:${i + 1}: ${name} is not defined in the package`
           );
       }
     });
