@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { ConfigError } from '../errors.ts';
 import {
@@ -42,29 +43,10 @@ const isSecret = (key: string): boolean => (SECRET_KEYS as readonly string[]).in
  * typed configuration. Throws {@link ConfigError} naming the first bad key.
  */
 export function loadConfig(options: LoadConfigOptions = {}): RelayConfig {
-  const env = options.env ?? process.env;
-  const cwd = options.cwd ?? process.cwd();
-  const raw: Record<string, unknown> = { ...readConfigFile(env, cwd) };
-
-  for (const key of CONFIG_KEYS) {
-    const fromEnv = nonEmpty(env[key]);
-    const fileKey = `${key}_FILE`;
-    const fromFile = nonEmpty(env[fileKey]);
-    if (fromEnv !== undefined && fromFile !== undefined) {
-      throw new ConfigError(key, `set either ${key} or ${fileKey}, not both`);
-    }
-    if (fromFile !== undefined) {
-      if (!isSecret(key)) throw new ConfigError(fileKey, 'only secrets can be read from files');
-      raw[key] = readTextFile(fileKey, resolve(cwd, fromFile));
-    } else if (fromEnv !== undefined) {
-      raw[key] = fromEnv;
-    }
-  }
-
+  const raw = readRawConfig(options);
   const converted = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
-  if (!Value.Check(ConfigSchema, converted)) throw firstError(converted);
+  if (!Value.Check(ConfigSchema, converted)) throw firstError(ConfigSchema, converted);
   const values = converted as ConfigValues;
-
   return {
     http: {
       host: values.RELAY_HOST,
@@ -93,6 +75,44 @@ export function loadConfig(options: LoadConfigOptions = {}): RelayConfig {
     },
     values
   };
+}
+
+const STORE_KEYS = ['RELAY_STORE_URL', 'RELAY_MAX_ATTEMPTS', 'RELAY_LOG_LEVEL'] as const;
+const StoreConfigSchema = Type.Pick(ConfigSchema, STORE_KEYS);
+export type StoreConfig = Static<typeof StoreConfigSchema>;
+
+/**
+ * Only the keys the operator CLI needs to reach the store (same sources and rules as
+ * {@link loadConfig}), so `relay migrate` or `relay dlq list` run without the service's secrets.
+ */
+export function loadStoreConfig(options: LoadConfigOptions = {}): StoreConfig {
+  const raw = readRawConfig(options);
+  const picked = Object.fromEntries(STORE_KEYS.filter((k) => k in raw).map((k) => [k, raw[k]]));
+  const converted = Value.Default(StoreConfigSchema, Value.Convert(StoreConfigSchema, picked));
+  if (!Value.Check(StoreConfigSchema, converted)) throw firstError(StoreConfigSchema, converted);
+  return converted as StoreConfig;
+}
+
+/** Environment over file; `<KEY>_FILE` for secrets. Unvalidated, keyed by config key. */
+function readRawConfig(options: LoadConfigOptions): Record<string, unknown> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const raw: Record<string, unknown> = { ...readConfigFile(env, cwd) };
+  for (const key of CONFIG_KEYS) {
+    const fromEnv = nonEmpty(env[key]);
+    const fileKey = `${key}_FILE`;
+    const fromFile = nonEmpty(env[fileKey]);
+    if (fromEnv !== undefined && fromFile !== undefined) {
+      throw new ConfigError(key, `set either ${key} or ${fileKey}, not both`);
+    }
+    if (fromFile !== undefined) {
+      if (!isSecret(key)) throw new ConfigError(fileKey, 'only secrets can be read from files');
+      raw[key] = readTextFile(fileKey, resolve(cwd, fromFile));
+    } else if (fromEnv !== undefined) {
+      raw[key] = fromEnv;
+    }
+  }
+  return raw;
 }
 
 function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): Record<string, unknown> {
@@ -135,9 +155,9 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-function firstError(value: unknown): ConfigError {
+function firstError(schema: TSchema, value: unknown): ConfigError {
   // A wrong value the operator did set is more useful to report than a key still missing.
-  const errors = [...Value.Errors(ConfigSchema, value)];
+  const errors = [...Value.Errors(schema, value)];
   const error = errors.find((e) => e.keyword !== 'required') ?? errors[0];
   if (error === undefined) return new ConfigError('config', 'is invalid');
   if (error.keyword === 'required') {

@@ -66,6 +66,7 @@ export const ConfigSchema = Type.Object(
       pattern: '^[^\\s:/]+:[0-9]{1,5}$',
       default: 'api.pubsub.salesforce.com:7443'
     }),
+    SF_CA_CERT_FILE: Type.Optional(Type.String({ minLength: 1 })),
     SF_PUBSUB_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
     SF_API_RESERVE_PERCENT: Type.Integer({ minimum: 0, maximum: 90, default: 10 }),
     SF_PUBSUB_SILENCE_TIMEOUT_MS: Millis(300_000, 1_000),

@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.ts';
+import { loadConfig, loadStoreConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 const secrets = {
@@ -140,5 +140,26 @@ describe('loadConfig', () => {
       loadConfig({ env: { ...secrets, RELAY_CONFIG_FILE: file }, cwd: dir })
     );
     expect(err.key).toBe('RELAY_CONFIG_FILE');
+  });
+});
+
+describe('loadStoreConfig', () => {
+  it('reads the store keys without requiring the service secrets', () => {
+    const config = loadStoreConfig({
+      env: { RELAY_STORE_URL: 'postgres://relay@db/relay' },
+      cwd: emptyDir()
+    });
+    expect(config).toEqual({
+      RELAY_STORE_URL: 'postgres://relay@db/relay',
+      RELAY_MAX_ATTEMPTS: 10,
+      RELAY_LOG_LEVEL: 'info'
+    });
+  });
+
+  it('names a bad store key', () => {
+    const err = errorOf(() =>
+      loadStoreConfig({ env: { RELAY_STORE_URL: 'redis://x' }, cwd: emptyDir() })
+    );
+    expect(err.key).toBe('RELAY_STORE_URL');
   });
 });

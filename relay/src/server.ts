@@ -1,0 +1,119 @@
+import { pathToFileURL } from 'node:url';
+import closeWithGrace from 'close-with-grace';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { buildApp, loggerOptions } from './app.ts';
+import { createRelayClients, type RelayClients } from './clients.ts';
+import { loadConfig, type RelayConfig } from './config/load.ts';
+import { ConfigError } from './errors.ts';
+import { FLOWS, createFlowRegistry } from './flows/registry.ts';
+import type { Flow } from './flows/types.ts';
+import { RelayMetrics } from './observability/metrics.ts';
+import { Worker } from './queue/worker.ts';
+import { openStore } from './store/index.ts';
+import type { Store } from './store/types.ts';
+
+export interface StartOptions {
+  config: RelayConfig;
+  logger?: Logger;
+  /** Defaults to the registry in `flows/registry.ts`. */
+  flows?: readonly Flow[];
+  /** Defaults to clients built from the D365_* and SF_* keys. */
+  clients?: RelayClients;
+}
+
+export interface RunningRelay {
+  app: FastifyInstance;
+  store: Store;
+  worker: Worker;
+  /** Graceful stop: intake first, then running jobs (within RELAY_SHUTDOWN_GRACE_MS), then the rest. */
+  close(): Promise<void>;
+}
+
+/** Starts the relay: migrates the store, listens, and starts the worker. */
+export async function startRelay(options: StartOptions): Promise<RunningRelay> {
+  const { config } = options;
+  const logger = options.logger ?? pino(loggerOptions(config.logLevel));
+  const store = openStore(config.store.url);
+  try {
+    // Safe on every start and on several replicas at once (the PostgreSQL migration takes a lock).
+    await store.migrate();
+    const metrics = new RelayMetrics(store);
+    const clients = options.clients ?? createRelayClients(config.values, logger, metrics);
+    const registry = createFlowRegistry(options.flows ?? FLOWS, {
+      defaultMaxAttempts: config.worker.maxAttempts
+    });
+    const worker = new Worker({
+      store,
+      registry,
+      clients,
+      logger,
+      concurrency: config.worker.concurrency,
+      leaseMs: config.worker.leaseMs,
+      pollMs: config.worker.pollMs,
+      retention: {
+        deadLetterDays: config.store.dlqRetentionDays,
+        inboxDays: config.store.inboxRetentionDays
+      },
+      observer: metrics
+    });
+    const app = await buildApp(
+      { config, store, registry, clients, metrics, onEnqueued: () => worker.wake() },
+      logger
+    );
+    await app.listen({ host: config.http.host, port: config.http.port });
+    worker.start();
+    logger.info(
+      { workerId: worker.id, store: store.backend, flows: registry.names() },
+      'Relay started'
+    );
+
+    let closing: Promise<void> | null = null;
+    const close = () => {
+      closing ??= (async () => {
+        // 1. Stop intake: no new connections, in-flight requests finish.
+        await app.close();
+        // 2. Finish running jobs within the grace period, hand back the rest.
+        await worker.stop(config.shutdownGraceMs);
+        await Promise.allSettled([clients.d365.close?.(), clients.salesforce.close?.()]);
+        await store.close();
+        logger.info('Relay stopped');
+      })();
+      return closing;
+    };
+    return { app, store, worker, close };
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * The process entry: loads config, starts, and stops gracefully on SIGTERM/SIGINT (or an uncaught
+ * error). A second signal, or the grace period plus a margin running out, exits at once.
+ */
+export async function runServer(options: Partial<StartOptions> = {}): Promise<void> {
+  let config: RelayConfig;
+  let logger: Logger;
+  let relay: RunningRelay;
+  try {
+    config = options.config ?? loadConfig();
+    logger = options.logger ?? pino(loggerOptions(config.logLevel));
+    relay = await startRelay({ ...options, config, logger });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  closeWithGrace({ delay: config.shutdownGraceMs + 5_000 }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'Stopping after an uncaught error');
+    else logger.info({ signal }, 'Stopping');
+    await relay.close();
+  });
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runServer();
+}
