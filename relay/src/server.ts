@@ -92,7 +92,7 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
  * The process entry: loads config, starts, and stops gracefully on SIGTERM/SIGINT (or an uncaught
  * error). A second signal, or the grace period plus a margin running out, exits at once.
  */
-export async function runServer(options: Partial<StartOptions> = {}): Promise<void> {
+export async function runServer(options: Partial<StartOptions> = {}): Promise<RunningRelay> {
   let config: RelayConfig;
   let logger: Logger;
   let relay: RunningRelay;
@@ -112,6 +112,7 @@ export async function runServer(options: Partial<StartOptions> = {}): Promise<vo
     else logger.info({ signal }, 'Stopping');
     await relay.close();
   });
+  return relay;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
