@@ -422,7 +422,7 @@ export class Domain {
       const orders = this.store
         .table('SalesOrderHeadersV2')
         .lookup('OrderingCustomerAccountNumber', v.CustomerAccount!);
-      const inCompany = (rows: Set<Row> | undefined): boolean =>
+      const inCompany = (rows: Iterable<Row> | undefined): boolean =>
         [...(rows ?? [])].some((r) => r.values.dataAreaId === v.dataAreaId);
       if (inCompany(trans) || inCompany(orders)) {
         log.error(
