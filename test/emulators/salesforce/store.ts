@@ -120,7 +120,14 @@ export class Database {
   }
 
   rollbackTo(savepoint: number): void {
-    while (this.undoLog.length > savepoint) (this.undoLog.pop() as () => void)();
+    // Undo steps write through put(), which must not log them again.
+    const depth = this.depth;
+    this.depth = 0;
+    try {
+      while (this.undoLog.length > savepoint) (this.undoLog.pop() as () => void)();
+    } finally {
+      this.depth = depth;
+    }
   }
 
   end(): void {

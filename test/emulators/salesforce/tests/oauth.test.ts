@@ -60,7 +60,7 @@ describe('OAuth JWT bearer flow', () => {
       'scope',
       'token_type'
     ]);
-    expect(body.access_token.split('!')[0]).toBe(h.emu.orgId.slice(0, 15));
+    expect(body.access_token?.split('!')[0]).toBe(h.emu.orgId.slice(0, 15));
     expect(body.instance_url).toBe(h.emu.instanceUrl);
     expect(body.id).toBe(`${h.emu.instanceUrl}/id/${h.emu.orgId}/${h.emu.integrationUser.id}`);
     expect(body.token_type).toBe('Bearer');
