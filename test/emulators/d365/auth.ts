@@ -48,6 +48,7 @@ export class Authority {
   private readonly kid = randomUUID().replace(/-/g, '');
   private readonly verified = new Map<string, TokenClaims>();
   lifetimeSeconds: number;
+  onTokenIssued: () => void = () => {};
 
   constructor(options: AuthorityOptions) {
     this.o = options;
@@ -199,6 +200,7 @@ export class Authority {
       const result = this.checkTokenRequest(tenant, form, basic);
       if ('error' in result) return this.fail(reply, result);
       const token = await this.issue(result.clientId, result.audience);
+      this.onTokenIssued();
       reply.header('Cache-Control', 'no-store, no-cache');
       return {
         token_type: 'Bearer',

@@ -132,6 +132,7 @@ export async function start(options: StartOptions = {}): Promise<D365Emulator> {
     tokenLifetimeSeconds: options.tokenLifetimeSeconds
   });
   await authority.init();
+  authority.onTokenIssued = () => counters.tokensIssued++;
   const dmf = new DataManagement(baseUrl, domain, faults);
   const seedOption = options.seed ?? 'demo';
   const reseed = (): void => {
@@ -174,11 +175,6 @@ export async function start(options: StartOptions = {}): Promise<D365Emulator> {
   }) as unknown as FastifyInstance;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-
-  app.addHook('onResponse', async (req, reply) => {
-    if (req.routeOptions.url === '/:tenant/oauth2/v2.0/token' && reply.statusCode === 200)
-      counters.tokensIssued++;
-  });
 
   authority.routes(app);
   dmf.blobRoutes(app);

@@ -17,6 +17,8 @@ export interface Row {
   values: Values;
   recId: number;
   recVersion: number;
+  /** Cached ETag of this version ('' until first computed). */
+  etag: string;
 }
 
 /** Fields with a secondary index: the lookups flows and $expand do by a non-key field. */
@@ -147,7 +149,12 @@ export class Store {
 
   /** A full row: every property present, defaults for those not given. */
   newRow(set: string, values: Values): Row {
-    return { values: this.table(set).build(values), recId: this.allocateRecId(), recVersion: 0 };
+    return {
+      values: this.table(set).build(values),
+      recId: this.allocateRecId(),
+      recVersion: 0,
+      etag: ''
+    };
   }
 
   insert(set: string, row: Row): void {
@@ -171,6 +178,7 @@ export class Store {
     t.indexRemove(row);
     row.values = values;
     row.recVersion = beforeVersion + 1;
+    row.etag = '';
     const newKey = t.keyOf(values);
     if (newKey !== oldKey) {
       t.rows.delete(oldKey);
@@ -185,6 +193,7 @@ export class Store {
       }
       row.values = before;
       row.recVersion = beforeVersion;
+      row.etag = '';
       t.indexAdd(row);
     });
   }
@@ -228,8 +237,10 @@ export class Store {
 
 /** `W/"<base64 of 'RecVersion,RecId;0,0…'>"`: one pair per data source, as decoded in §1.6. */
 export function etagOf(def: EntityDef, row: Row): string {
+  if (row.etag) return row.etag;
   let raw = `'${row.recVersion},${row.recId}`;
   for (let i = 1; i < def.dataSources; i++) raw += ';0,0';
   raw += "'";
-  return `W/"${Buffer.from(raw).toString('base64')}"`;
+  row.etag = `W/"${Buffer.from(raw).toString('base64')}"`;
+  return row.etag;
 }
