@@ -2,6 +2,7 @@
  * REST API resources under /services/data/vNN.N/, as one dispatcher that the HTTP layer and the
  * Composite resource both call (composite subrequests are ordinary requests without the HTTP).
  */
+import { identityUrl } from './auth.ts';
 import { normalizeId } from './ids.ts';
 import { basicInfo, describeObject, globalDescribe } from './describe.ts';
 import type { ObjectModel } from './model.ts';
@@ -89,10 +90,13 @@ export function versionList(baseUrl = ''): unknown[] {
   }));
 }
 
-export function resourceList(version: string): Record<string, string> {
+export function resourceList(org: Org, version: string, userId: string): Record<string, string> {
   const base = `/services/data/v${version}`;
   const names = ['sobjects', 'query', 'queryAll', 'composite', 'limits', 'jobs'];
-  return Object.fromEntries(names.map((n) => [n, `${base}/${n}`]));
+  return {
+    ...Object.fromEntries(names.map((n) => [n, `${base}/${n}`])),
+    identity: identityUrl(org, userId)
+  };
 }
 
 export async function dispatch(ctx: ApiContext, req: ApiRequest): Promise<ApiResponse> {
@@ -102,7 +106,9 @@ export async function dispatch(ctx: ApiContext, req: ApiRequest): Promise<ApiRes
     .map(decodeURIComponent);
   const [head] = segments;
   if (!head)
-    return req.method === 'GET' ? { status: 200, body: resourceList(req.version) } : notFound();
+    return req.method === 'GET'
+      ? { status: 200, body: resourceList(ctx.org, req.version, req.userId) }
+      : notFound();
   switch (head) {
     case 'sobjects':
       return sobjects(ctx, req, segments);

@@ -85,14 +85,7 @@ export function registerOAuthRoutes(app: FastifyInstance, org: Org): void {
 
   app.get('/services/oauth2/userinfo', async (request, reply) => {
     const session = org.session(bearer(request.headers.authorization));
-    if (!session) {
-      // The OpenID endpoints answer with a plain-text body and a WWW-Authenticate header.
-      return reply
-        .code(403)
-        .header('www-authenticate', 'Bearer error="invalid_token"')
-        .type('text/plain')
-        .send('Bad_OAuth_Token');
-    }
+    if (!session) return badToken(reply);
     const user = org.user(session.userId) ?? {};
     return {
       sub: identityUrl(org, session.userId),
@@ -112,13 +105,62 @@ export function registerOAuthRoutes(app: FastifyInstance, org: Org): void {
       user_type: 'STANDARD',
       utcOffset: 0,
       updated_at: new Date(user.LastModifiedDate as number).toISOString().replace('.000Z', 'Z'),
-      urls: {
-        rest: `${org.instanceUrl}/services/data/v{version}/`,
-        sobjects: `${org.instanceUrl}/services/data/v{version}/sobjects/`,
-        query: `${org.instanceUrl}/services/data/v{version}/query/`
-      }
+      urls: identityUrls(org)
     };
   });
+
+  // Identity service (the `id` URL of a token response); accepts the token as `oauth_token` too.
+  app.get<{ Params: { orgId: string; userId: string }; Querystring: { oauth_token?: string } }>(
+    '/id/:orgId/:userId',
+    async (request, reply) => {
+      const token = bearer(request.headers.authorization) ?? request.query.oauth_token;
+      const session = org.session(token);
+      if (!session) return badToken(reply);
+      const { orgId, userId } = request.params;
+      if (orgId !== org.orgId || userId !== session.userId) return badToken(reply);
+      const user = org.user(session.userId) ?? {};
+      return {
+        id: identityUrl(org, session.userId),
+        asserted_user: true,
+        user_id: session.userId,
+        organization_id: org.orgId,
+        username: user.Username,
+        nick_name: user.Alias,
+        display_name: user.Name,
+        email: user.Email,
+        email_verified: true,
+        first_name: user.FirstName,
+        last_name: user.LastName,
+        timezone: user.TimeZoneSidKey,
+        active: user.IsActive === true,
+        user_type: 'STANDARD',
+        language: user.LanguageLocaleKey,
+        locale: user.LocaleSidKey,
+        utcOffset: 0,
+        last_modified_date: new Date(user.LastModifiedDate as number)
+          .toISOString()
+          .replace('Z', '+0000'),
+        urls: identityUrls(org)
+      };
+    }
+  );
+}
+
+// The OpenID endpoints answer a bad token with 403, a plain-text body and a WWW-Authenticate header.
+function badToken(reply: FastifyReply): FastifyReply {
+  return reply
+    .code(403)
+    .header('www-authenticate', 'Bearer error="invalid_token"')
+    .type('text/plain')
+    .send('Bad_OAuth_Token');
+}
+
+function identityUrls(org: Org): Record<string, string> {
+  return {
+    rest: `${org.instanceUrl}/services/data/v{version}/`,
+    sobjects: `${org.instanceUrl}/services/data/v{version}/sobjects/`,
+    query: `${org.instanceUrl}/services/data/v{version}/query/`
+  };
 }
 
 async function jwtBearer(org: Org, assertion: string, reply: FastifyReply) {
@@ -179,8 +221,18 @@ export function createPubSubAuthenticator(
   return (md) => {
     const session = org.session(md.accesstoken);
     if (!session) return null;
-    if (md.instanceurl && md.instanceurl.replace(/\/$/, '') !== org.instanceUrl) return null;
+    // Host and port must match; the scheme may not: clients such as salesforce-pubsub-api-client
+    // insist on an https:// instance URL while the emulator serves REST over plain http.
+    if (md.instanceurl && hostOf(md.instanceurl) !== hostOf(org.instanceUrl)) return null;
     if (md.tenantid && md.tenantid !== org.orgId && md.tenantid !== org.orgId15) return null;
     return { userId: session.userId, orgId: org.orgId };
   };
+}
+
+function hostOf(url: string): string | null {
+  try {
+    return new URL(url).host;
+  } catch {
+    return null;
+  }
 }

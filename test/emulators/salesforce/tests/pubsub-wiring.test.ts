@@ -1,0 +1,119 @@
+/** The Pub/Sub API as wired into start(): OAuth tokens from the emulator, events published over REST. */
+import PubSubApiClient from 'salesforce-pubsub-api-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_ID, CLIENT_SECRET, startHarness } from './helpers.ts';
+import type { Harness } from './helpers.ts';
+
+const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
+const TOPIC = '/event/D365_Sync_Result__e';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ pubsubKeepaliveMs: 100 });
+});
+afterAll(() => h.close());
+
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('Pub/Sub API wired to the org', () => {
+  it('delivers an event published over REST to a client that logged in with client credentials', async () => {
+    // The client's OAuth mode calls the token endpoint, then userinfo, against the login URL.
+    const client = new PubSubApiClient(
+      {
+        authType: 'oauth-client-credentials',
+        loginUrl: h.emu.instanceUrl,
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        pubSubEndpoint: h.emu.pubsubEndpoint,
+        rejectUnauthorizedSsl: false
+      },
+      silentLogger
+    );
+    await client.connect();
+    const events: { payload: Record<string, unknown> }[] = [];
+    let subscribed = false;
+    client.subscribe(
+      TOPIC,
+      (_subscription: unknown, type: string, data: unknown) => {
+        if (type === 'event') events.push(data as { payload: Record<string, unknown> });
+        if (type === 'grpcKeepAlive') subscribed = true;
+      },
+      5
+    );
+    try {
+      await until(() => subscribed, 'the subscription');
+      const res = await h.api('POST', '/sobjects/D365_Sync_Result__e', {
+        Record_Id__c: '001000000000000AAA',
+        Status__c: 'Synced',
+        Message__c: 'ok'
+      });
+      expect(res.status).toBe(201);
+      await until(() => events.length === 1, 'the event');
+      expect(events[0]?.payload).toMatchObject({
+        Record_Id__c: '001000000000000AAA',
+        Status__c: 'Synced',
+        Message__c: 'ok',
+        CreatedById: h.emu.integrationUser.id
+      });
+    } finally {
+      client.close();
+    }
+  });
+
+  const userSupplied = (accessToken: string) =>
+    new PubSubApiClient(
+      {
+        authType: 'user-supplied',
+        accessToken,
+        // The client only accepts https instance URLs; the emulator matches host and port.
+        instanceUrl: h.emu.instanceUrl.replace('http://', 'https://'),
+        organizationId: h.emu.orgId,
+        pubSubEndpoint: h.emu.pubsubEndpoint,
+        rejectUnauthorizedSsl: false
+      },
+      silentLogger
+    );
+
+  it('accepts an access token from the org in user-supplied mode', async () => {
+    const client = userSupplied(h.token);
+    await client.connect();
+    try {
+      const result = await client.publish(TOPIC, {
+        CreatedDate: Date.now(),
+        CreatedById: h.emu.integrationUser.id,
+        Status__c: { string: 'Pending' }
+      });
+      expect(result.replayId).toBeGreaterThan(0);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses a token the org did not issue', async () => {
+    const client = new PubSubApiClient(
+      {
+        authType: 'user-supplied',
+        accessToken: `${h.emu.orgId.slice(0, 15)}!not-a-token`,
+        instanceUrl: h.emu.instanceUrl.replace('http://', 'https://'),
+        organizationId: h.emu.orgId,
+        pubSubEndpoint: h.emu.pubsubEndpoint,
+        rejectUnauthorizedSsl: false
+      },
+      silentLogger
+    );
+    await client.connect();
+    try {
+      await expect(
+        client.publish(TOPIC, { CreatedDate: Date.now(), CreatedById: h.emu.integrationUser.id })
+      ).rejects.toThrow();
+    } finally {
+      client.close();
+    }
+  });
+});
