@@ -42,6 +42,8 @@ export interface Execution {
   /** Blob name of the exported package or of the error-keys file. */
   packageBlob?: string;
   errorKeysBlob?: string;
+  /** The package itself could not be read (recurring integrations: PreProcessingError). */
+  unreadable?: boolean;
 }
 
 interface Blob {
@@ -223,6 +225,10 @@ export class DataManagement {
           ),
           this.baseUrl
         );
+      case 'GetMessageStatus': {
+        const e = this.executions.get(str('messageId'));
+        return edm('Edm.String', e ? messageStatus(e) : 'Unknown', this.baseUrl);
+      }
       case 'GetExecutionSummaryStatus':
         return edm(
           'Edm.String',
@@ -413,6 +419,48 @@ export class DataManagement {
     return ok;
   }
 
+  /**
+   * Recurring integrations enqueue (§5.3): the body is a package zip, or a bare data file for the
+   * entity named in `?entity=`. Returns the message ID; the import runs like ImportFromPackage.
+   */
+  enqueue(activityId: string, entityName: string, body: Buffer, legalEntity: string): string {
+    let zip = body;
+    if (!(body[0] === 0x50 && body[1] === 0x4b)) {
+      const def = ENTITIES.find((d) =>
+        [d.dmfLabel, d.entitySet, d.aotName].some((n) => matchesEntity(n, entityName))
+      );
+      if (!def || def.readOnly) {
+        throw new ODataError(400, {
+          error: { code: '', message: `Entity '${entityName}' is not available for import.` }
+        });
+      }
+      const text = decodeText(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+      const format = text.trimStart().startsWith('<') ? 'XML-Attribute' : 'CSV-Unicode';
+      const dataFile = `${def.dmfLabel}.${format === 'XML-Attribute' ? 'xml' : 'csv'}`;
+      zip = Buffer.from(
+        zipSync({
+          'Manifest.xml': utf16(manifestXml(def, activityId, dataFile, format)),
+          'PackageHeader.xml': utf16(packageHeaderXml(activityId)),
+          [dataFile]: new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
+        })
+      );
+    }
+    const messageId = `{${randomUUID().toUpperCase()}}`;
+    const exec: Execution = {
+      executionId: messageId,
+      kind: 'import',
+      definitionGroupId: activityId,
+      legalEntityId: keyPart(legalEntity),
+      status: 'NotRun',
+      rows: 0,
+      errors: []
+    };
+    this.executions.set(messageId, exec);
+    const data = zip;
+    this.queue = this.queue.then(() => this.runImport(exec, data, true));
+    return messageId;
+  }
+
   private startExport(
     definitionGroupId: string,
     packageName: string,
@@ -576,6 +624,20 @@ function fileValue(def: EntityDef, p: PropertyDef, text: string): string | numbe
     p,
     p.type === 'Decimal' || p.type === 'Int64' || p.type === 'Int32' ? Number(text) : text
   );
+}
+
+/** Recurring-integration message states [MS recurring] derived from the job's execution. */
+function messageStatus(e: Execution): string {
+  switch (e.status) {
+    case 'NotRun':
+      return 'Enqueued';
+    case 'Executing':
+      return 'Processing';
+    case 'Succeeded':
+      return 'Processed';
+    default:
+      return e.unreadable ? 'PreProcessingError' : 'ProcessedWithErrors';
+  }
 }
 
 function matchesEntity(a: string, b: string): boolean {

@@ -282,6 +282,23 @@ export async function start(options: StartOptions = {}): Promise<D365Emulator> {
       end?.();
     }
   };
+  // Recurring integrations enqueue: bearer-checked, exempt from service protection (§3.4, §5.3).
+  app.post('/api/connector/enqueue/:activityId', async (req, reply) => {
+    if (!(await authority.verify(req.headers.authorization))) {
+      counters.unauthorized++;
+      return reply.code(401).send();
+    }
+    const { activityId } = req.params as { activityId: string };
+    const q = req.query as { entity?: string; company?: string };
+    counters.request('api/connector/enqueue', 'POST');
+    try {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const messageId = dmf.enqueue(activityId, q.entity ?? '', body, q.company ?? defaultCompany);
+      return reply.code(200).header('Content-Type', 'text/plain; charset=utf-8').send(messageId);
+    } catch (err) {
+      return send(reply, errorResponse(err));
+    }
+  });
   app.all('/data', dataHandler);
   app.all('/data/*', dataHandler);
 

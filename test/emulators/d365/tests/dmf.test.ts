@@ -280,6 +280,45 @@ describe('ExportToPackage', () => {
   });
 });
 
+describe('recurring integrations', () => {
+  it('enqueues a bare CSV file for an entity, imports it and reports Processed through GetMessageStatus', async () => {
+    const csv = 'CUSTOMERGROUPID,DESCRIPTION\r\nRI1,Recurring one\r\nRI2,Recurring two\r\n';
+    const r = await api.http.send(
+      'POST',
+      '/api/connector/enqueue/%7B6D31E09F-0249-459F-94F0-AAD9C2C47B64%7D?entity=Customer%20groups&company=usmf',
+      csv,
+      {
+        authorization: await bearer(),
+        'content-type': 'text/csv'
+      }
+    );
+    expect(r.status).toBe(200);
+    expect(r.body).toMatch(/^\{[0-9A-F-]{36}\}$/);
+    await emu.control.dmfIdle();
+    expect((await action('GetMessageStatus', { messageId: r.body })).value).toBe('Processed');
+    expect(emu.control.read('CustomerGroups', { filter: "CustomerGroupId eq 'RI*'" })).toHaveLength(
+      2
+    );
+  });
+
+  it('is exempt from throttling', async () => {
+    emu.control.throttleStorm({ seconds: 5 });
+    const r = await api.http.send(
+      'POST',
+      '/api/connector/enqueue/act?entity=Customer%20groups',
+      'CUSTOMERGROUPID\r\nRI3\r\n',
+      {
+        authorization: await bearer()
+      }
+    );
+    expect(r.status).toBe(200);
+  });
+});
+
+async function bearer(): Promise<string> {
+  return `Bearer ${await emu.control.issueToken({ clientId: emu.clientId })}`;
+}
+
 function fetchBinary(url: string): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     get(url, { agent: api.http.agent }, (res) => {
