@@ -2,11 +2,8 @@ import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import {
-  TypeBoxValidatorCompiler,
-  type FastifyPluginAsyncTypebox
-} from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import type { RelayClients } from './clients.ts';
@@ -20,6 +17,7 @@ import { businessEventRoutes } from './http/routes/business-events.ts';
 import { calloutRoutes } from './http/routes/callouts.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { ErrorResponse } from './http/schemas.ts';
+import { validatorCompiler } from './http/validator.ts';
 import type { RelayMetrics } from './observability/metrics.ts';
 import type { Store } from './store/types.ts';
 
@@ -36,6 +34,7 @@ export interface AppDependencies {
 /** Header carrying the correlation id in and out; a caller may set it, else the relay makes one. */
 export const CORRELATION_HEADER = 'x-correlation-id';
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const PROBE_URLS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** Server-level options: everything Fastify needs at construction time. */
 export function serverOptions(config: RelayConfig, logger: Logger): FastifyServerOptions {
@@ -47,14 +46,17 @@ export function serverOptions(config: RelayConfig, logger: Logger): FastifyServe
     requestTimeout: 60_000,
     keepAliveTimeout: 5_000,
     requestIdHeader: false,
-    requestIdLogLabel: 'correlationId',
+    logController: new LogController({
+      requestIdLogLabel: 'correlationId',
+      // Probes and scrapes arrive every few seconds; logging each would drown the real traffic.
+      disableRequestLogging: (req) => PROBE_URLS.has(req.url)
+    }),
     genReqId(req) {
       const incoming = req.headers[CORRELATION_HEADER];
       return typeof incoming === 'string' && CORRELATION_ID.test(incoming)
         ? incoming
         : randomUUID();
     },
-    disableRequestLogging: false,
     routerOptions: { ignoreTrailingSlash: true }
   };
 }
@@ -92,7 +94,7 @@ const relayApp: FastifyPluginAsyncTypebox<AppDependencies> = async (fastify, dep
   const { config, store, registry, clients, metrics } = deps;
   const onEnqueued = deps.onEnqueued ?? (() => {});
 
-  fastify.setValidatorCompiler(TypeBoxValidatorCompiler);
+  fastify.setValidatorCompiler(validatorCompiler);
   // JSON only: a text/plain body on a JSON route is a 415, not a confusing validation error.
   fastify.removeContentTypeParser('text/plain');
   fastify.addSchema(ErrorResponse);

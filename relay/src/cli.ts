@@ -51,7 +51,7 @@ export async function main(
       return command === undefined ? 1 : 0;
     }
     const config = loadStoreConfig({ env });
-    const store = openStore(config.RELAY_STORE_URL);
+    const store = await openStore(config.RELAY_STORE_URL);
     try {
       if (command === 'migrate') {
         await store.migrate();

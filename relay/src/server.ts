@@ -34,7 +34,7 @@ export interface RunningRelay {
 export async function startRelay(options: StartOptions): Promise<RunningRelay> {
   const { config } = options;
   const logger = options.logger ?? pino(loggerOptions(config.logLevel));
-  const store = openStore(config.store.url);
+  const store = await openStore(config.store.url);
   try {
     // Safe on every start and on several replicas at once (the PostgreSQL migration takes a lock).
     await store.migrate();

@@ -31,6 +31,11 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #now: () => number;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #pending: {
+    operation: () => unknown;
+    resolve: (value: unknown) => void;
+    reject: (reason: unknown) => void;
+  }[] = [];
 
   constructor(path: string, options: StoreOptions = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -68,12 +73,14 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    if (!this.#db.isOpen) return;
+    this.#flush();
+    this.#db.close();
   }
 
   async intake(items: IntakeItem[]): Promise<IntakeResult[]> {
     const now = this.#now();
-    return this.#tx(() =>
+    return this.#grouped(() =>
       items.map(({ event, job }) => {
         const inserted = this.#get(
           `INSERT INTO inbox (idempotency_key, source, topic, payload, correlation_id, received_at)
@@ -169,7 +176,7 @@ export class SqliteStore implements Store {
 
   async completeJob(jobId: number, workerId: string): Promise<boolean> {
     const now = this.#now();
-    return this.#tx(() => {
+    return this.#grouped(() => {
       const row = this.#get('DELETE FROM jobs WHERE id = ? AND locked_by = ? RETURNING inbox_id', [
         jobId,
         workerId
@@ -409,6 +416,36 @@ export class SqliteStore implements Store {
       [name, this.#now()]
     );
     return row ? { holder: String(row.holder), expiresAt: Number(row.expires_at) } : null;
+  }
+
+  /**
+   * Group commit: operations requested in the same event-loop turn (concurrent HTTP intakes, jobs
+   * finishing together) share one transaction, so one WAL write covers many of them. Each caller
+   * still resolves only after the commit. If the shared transaction fails, each operation is
+   * retried alone so one bad operation cannot fail the others.
+   */
+  #grouped<T>(operation: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ operation, resolve: resolve as (value: unknown) => void, reject });
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#pending.splice(0);
+    if (batch.length === 0) return;
+    try {
+      const results = this.#tx(() => batch.map((entry) => entry.operation()));
+      batch.forEach((entry, i) => entry.resolve(results[i]));
+    } catch {
+      for (const entry of batch) {
+        try {
+          entry.resolve(this.#tx(entry.operation));
+        } catch (err) {
+          entry.reject(err);
+        }
+      }
+    }
   }
 
   #tx<T>(fn: () => T): T {

@@ -1,8 +1,9 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, loadStoreConfig } from '../../src/config/load.ts';
+import { CONFIG_KEYS } from '../../src/config/schema.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 const secrets = {
@@ -161,5 +162,25 @@ describe('loadStoreConfig', () => {
       loadStoreConfig({ env: { RELAY_STORE_URL: 'redis://x' }, cwd: emptyDir() })
     );
     expect(err.key).toBe('RELAY_STORE_URL');
+  });
+});
+
+describe('shipped examples', () => {
+  const root = resolve(import.meta.dirname, '../../..');
+
+  it('.env.example lists every configuration key', () => {
+    const listed = readFileSync(join(root, '.env.example'), 'utf8')
+      .split('\n')
+      .map((line) => /^([A-Z0-9_]+)=/.exec(line)?.[1])
+      .filter((key): key is string => key !== undefined);
+    expect([...listed].sort()).toEqual([...CONFIG_KEYS].sort());
+  });
+
+  it('config/relay.example.json is a valid configuration file', () => {
+    const config = loadConfig({
+      env: { ...secrets, RELAY_CONFIG_FILE: join(root, 'config/relay.example.json') },
+      cwd: emptyDir()
+    });
+    expect(config.values.D365_ENVIRONMENT_URL).toBe('https://contoso.operations.dynamics.com');
   });
 });
