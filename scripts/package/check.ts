@@ -39,13 +39,25 @@ const { RULE_MAPPINGS } =
 /** Findings of this severity or more serious fail the check (Code Analyzer: 1 Critical, 2 High). */
 const FAILING_SEVERITY = 2;
 
-function run(command: string, args: string[], cwd: string, home: string) {
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  home: string,
+  env: NodeJS.ProcessEnv = {}
+) {
   return spawnSync(command, args, {
     cwd,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
     // A throw-away HOME keeps the sf CLI and apex-ls caches out of the user's home and works where HOME is read-only.
-    env: { ...process.env, HOME: home, SF_DISABLE_TELEMETRY: 'true', SF_AUTOUPDATE_DISABLE: 'true' }
+    env: {
+      ...process.env,
+      HOME: home,
+      SF_DISABLE_TELEMETRY: 'true',
+      SF_AUTOUPDATE_DISABLE: 'true',
+      ...env
+    }
   });
 }
 
@@ -153,7 +165,9 @@ function pmdRules(projectDir: string, work: string): CheckResult {
       output
     ],
     projectDir,
-    work
+    work,
+    // Lets PMD resolve the project's own Apex types and SObject fields across files.
+    { PMD_APEX_ROOT_DIRECTORY: projectDir }
   );
   if (result.status !== 0 || !existsSync(output)) {
     return {
