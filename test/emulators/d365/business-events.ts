@@ -2,6 +2,7 @@
 // the JSON payload to a URL), the documented envelope, monotonic ControlNumber with gaps, and
 // at-least-once delivery with retries; duplicates and reordering can be switched on for tests.
 import { randomUUID } from 'node:crypto';
+import { JSON_TYPE, type BoundAction, type DataResponse } from './odata.ts';
 import type { Store } from './store.ts';
 import { PAYMENT_EVENT_ID } from './domain.ts';
 import type { Value } from './values.ts';
@@ -37,6 +38,39 @@ export const CATALOG = [
     Contract: 'CustomerPaymentPostedBusinessEventContract'
   }
 ];
+
+/**
+ * `POST /data/BusinessEventsCatalogs/Microsoft.Dynamics.DataEntities.getBusinessEventsCatalog`
+ * `{"_businessEventsCategory": "<module>"}` (action name as d365fo.integrations calls it). The
+ * response shape is UNCONFIRMED: the catalog rows of that category (all when blank).
+ */
+export function catalogAction(baseUrl: string): BoundAction {
+  return (action, body): DataResponse => {
+    if (action !== 'getBusinessEventsCatalog') {
+      return {
+        status: 404,
+        headers: { 'Content-Type': JSON_TYPE },
+        body: JSON.stringify({
+          error: { code: '', message: `No HTTP resource was found for the action '${action}'.` }
+        })
+      };
+    }
+    const category = String(
+      (body as Record<string, unknown> | undefined)?._businessEventsCategory ?? ''
+    );
+    const value = CATALOG.filter(
+      (c) => category === '' || c.Module.toLowerCase() === category.toLowerCase()
+    );
+    return {
+      status: 200,
+      headers: { 'Content-Type': JSON_TYPE, 'OData-Version': '4.0' },
+      body: JSON.stringify({
+        '@odata.context': `${baseUrl}/data/$metadata#Collection(Microsoft.Dynamics.DataEntities.BusinessEventsCatalog)`,
+        value
+      })
+    };
+  };
+}
 
 export function seedCatalog(store: Store): void {
   for (const entry of CATALOG)

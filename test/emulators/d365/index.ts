@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { generate } from 'selfsigned';
 import { Authority, type ClientRegistration } from './auth.ts';
 import { executeBatch } from './batch.ts';
-import { BusinessEvents } from './business-events.ts';
+import { BusinessEvents, catalogAction } from './business-events.ts';
 import { Control, Counters } from './control.ts';
 import { DataManagement } from './dmf.ts';
 import { Domain } from './domain.ts';
@@ -144,7 +144,8 @@ export async function start(options: StartOptions = {}): Promise<D365Emulator> {
   reseed();
 
   const boundActions = new Map<string, BoundAction>([
-    ['DataManagementDefinitionGroups', dmf.action]
+    ['DataManagementDefinitionGroups', dmf.action],
+    ['BusinessEventsCatalogs', catalogAction(baseUrl)]
   ]);
   const service = new DataService({
     baseUrl,

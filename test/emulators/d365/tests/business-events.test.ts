@@ -60,6 +60,17 @@ describe('business events', () => {
     ]);
   });
 
+  it('answers the getBusinessEventsCatalog action filtered by category', async () => {
+    const r = await api.post(
+      '/data/BusinessEventsCatalogs/Microsoft.Dynamics.DataEntities.getBusinessEventsCatalog',
+      { _businessEventsCategory: 'Cust' }
+    );
+    const ids = (r.json().value as Array<{ BusinessEventId: string }>).map(
+      (c) => c.BusinessEventId
+    );
+    expect(ids).toEqual(['CustFreeTextInvoicePostedBusinessEvent', PAYMENT_EVENT_ID]);
+  });
+
   it('sends the BusinessEventsTestEndpointContract test message when an endpoint is activated', async () => {
     emu.control.registerEndpoint({ url: receiverUrl });
     await emu.control.eventsSettled();
