@@ -46,6 +46,18 @@ describe('service protection', () => {
     );
   });
 
+  it('enforces the legacy execution-time limit over the sliding window', async () => {
+    emu.control.setThrottling({ userLimits: { executionSeconds: 0.1 } });
+    emu.control.setFaults({ latency: { minMs: 150, maxMs: 150 } });
+    expect((await api.get('/data/LegalEntities')).status).toBe(200);
+    const r = await api.get('/data/LegalEntities');
+    expect(r.status).toBe(429);
+    expect(innerMessage(r)).toMatch(
+      /^Combined execution time of incoming requests exceeded the limit of 0.1 seconds over the time window of 300 seconds/
+    );
+    expect(Number(r.headers['retry-after'])).toBeGreaterThan(250);
+  });
+
   it('enforces the legacy concurrency limit', async () => {
     emu.control.setThrottling({ userLimits: { concurrent: 1 } });
     emu.control.setFaults({ latency: { minMs: 150, maxMs: 150 } });
