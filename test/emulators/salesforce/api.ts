@@ -3,6 +3,7 @@
  * Composite resource both call (composite subrequests are ordinary requests without the HTTP).
  */
 import { identityUrl } from './auth.ts';
+import { changeOrigin } from './cdc.ts';
 import { normalizeId } from './ids.ts';
 import { basicInfo, describeObject, globalDescribe } from './describe.ts';
 import type { ObjectModel } from './model.ts';
@@ -10,7 +11,7 @@ import type { ApiKind, Org } from './org.ts';
 import { EventValidationError } from './pubsub/event-bus.ts';
 import type { EventBus } from './pubsub/event-bus.ts';
 import { executeSoql, parseSoql, SoqlError } from './soql.ts';
-import type { DmlResult, SfRecord, UpsertOutcome } from './store.ts';
+import type { DmlContext, DmlResult, SfRecord, UpsertOutcome } from './store.ts';
 import { toWire } from './values.ts';
 
 /** API versions served (Summer '23 … Summer '25); the relay pins v62.0. */
@@ -81,6 +82,15 @@ const methodNotAllowed = (method: string, allowed: string[]): ApiResponse => ({
     `HTTP Method '${method}' not allowed. Allowed are ${allowed.join(',')}`
   )
 });
+
+/** DML context of a REST call; `Sforce-Call-Options: client=…` becomes the CDC changeOrigin. */
+export function dmlContext(req: ApiRequest): DmlContext {
+  return {
+    userId: req.userId,
+    mode: 'json',
+    origin: changeOrigin(req.version, req.headers['sforce-call-options'])
+  };
+}
 
 export function versionList(baseUrl = ''): unknown[] {
   return SUPPORTED_VERSIONS.map((v) => ({
@@ -171,7 +181,7 @@ async function sobjects(
   }
   const object = objectFor(org, objectName);
   if (!object) return notFound();
-  const ctxDml = { userId: req.userId, mode: 'json' as const };
+  const ctxDml = dmlContext(req);
 
   if (second === undefined) {
     if (req.method === 'GET') return { status: 200, body: basicInfo(object, req.version) };
@@ -251,7 +261,7 @@ export function isPlainObject(v: unknown): v is SfRecord {
 }
 
 function byId(org: Org, req: ApiRequest, object: ObjectModel, rawId: string): ApiResponse {
-  const ctxDml = { userId: req.userId, mode: 'json' as const };
+  const ctxDml = dmlContext(req);
   const id = normalizeId(rawId);
   if (!id) {
     return {
@@ -306,7 +316,7 @@ function byId(org: Org, req: ApiRequest, object: ObjectModel, rawId: string): Ap
       return result.ok ? { status: 204 } : dmlResponse(result, req, object);
     }
     case 'DELETE': {
-      const result = org.db.delete(object.name, id);
+      const result = org.db.delete(object.name, id, ctxDml.origin);
       return result.ok ? { status: 204 } : dmlResponse(result, req, object);
     }
     default:

@@ -4,7 +4,7 @@
  * query jobs (salesforce.md §3).
  */
 import type { ApiRequest, ApiResponse } from './api.ts';
-import { errorBody, isPlainObject, notFound } from './api.ts';
+import { dmlContext, errorBody, isPlainObject, notFound } from './api.ts';
 import { CsvReader, DELIMITERS, quoteAlways, quoteIfNeeded } from './csv.ts';
 import type { ObjectModel } from './model.ts';
 import type { Org } from './org.ts';
@@ -34,6 +34,8 @@ interface IngestJob {
   createdDate: number;
   systemModstamp: number;
   apiVersion: number;
+  /** CDC changeOrigin of the job's writes (Bulk 2.0 honours Sforce-Call-Options too). */
+  origin: string | undefined;
   uploads: string[];
   numberRecordsProcessed: number;
   numberRecordsFailed: number;
@@ -237,6 +239,7 @@ function createIngestJob(org: Org, req: ApiRequest, jobs: Map<string, IngestJob>
     createdDate: now,
     systemModstamp: now,
     apiVersion: Number(req.version),
+    origin: dmlContext(req).origin,
     uploads: [],
     numberRecordsProcessed: 0,
     numberRecordsFailed: 0,
@@ -348,7 +351,7 @@ function startProcessing(org: Org, job: IngestJob): void {
         (c) => c.toLowerCase() === (job.externalIdFieldName as string).toLowerCase()
       )
     : -1;
-  const ctx = { userId: job.createdById, mode: 'csv' as const };
+  const ctx = { userId: job.createdById, mode: 'csv' as const, origin: job.origin };
   let readerIndex = 0;
 
   const runRow = (row: string[]): { result: DmlResult | UpsertOutcome; id: string } => {
@@ -382,7 +385,7 @@ function startProcessing(org: Org, job: IngestJob): void {
       }
       default:
         if (!rowId) return { result: missing('Id'), id: '' };
-        return { result: org.db.delete(job.object.name, rowId), id: rowId };
+        return { result: org.db.delete(job.object.name, rowId, job.origin), id: rowId };
     }
   };
 

@@ -4,7 +4,15 @@
  */
 import { normalizeId } from './ids.ts';
 import type { ApiContext, ApiRequest, ApiResponse } from './api.ts';
-import { dispatch, errorBody, isPlainObject, notFound, publishEvent, recordBody } from './api.ts';
+import {
+  dispatch,
+  dmlContext,
+  errorBody,
+  isPlainObject,
+  notFound,
+  publishEvent,
+  recordBody
+} from './api.ts';
 import type { ObjectModel } from './model.ts';
 import type { Org } from './org.ts';
 import type { DmlResult, SfRecord, UpsertOutcome } from './store.ts';
@@ -63,7 +71,7 @@ function collections(ctx: ApiContext, req: ApiRequest, segments: string[]): ApiR
   const { org } = ctx;
   const [, , objectName, extFieldName, ...rest] = segments;
   if (rest.length > 0) return notFound();
-  const dmlCtx = { userId: req.userId, mode: 'json' as const };
+  const dmlCtx = dmlContext(req);
 
   if (req.method === 'GET') {
     const object = objectName ? org.model.objects.get(objectName.toLowerCase()) : undefined;
@@ -104,7 +112,7 @@ function collections(ctx: ApiContext, req: ApiRequest, segments: string[]): ApiR
     const allOrNone = req.query.get('allOrNone') === 'true';
     return {
       status: 200,
-      body: runAll(org, allOrNone, ids, (id) => org.db.delete(null, id), false)
+      body: runAll(org, allOrNone, ids, (id) => org.db.delete(null, id, dmlCtx.origin), false)
     };
   }
 

@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { createPubSubAuthenticator } from './auth.ts';
+import { changeEntities, changePublisher } from './cdc.ts';
 import type { EmulatorControl } from './control.ts';
 import { createControl } from './control.ts';
 import { loadModel } from './metadata.ts';
@@ -38,6 +39,8 @@ export interface StartOptions {
   integrationUsername?: string;
   /** 15-character org ID. */
   orgId?: string;
+  /** Objects with Change Data Capture enabled (topic /data/<Object>ChangeEvent); default Account. */
+  changeDataCapture?: string[];
   /** Pub/Sub keepalive interval; default 270 s as documented. */
   pubsubKeepaliveMs?: number;
   /** Require this token on /_emulator/* instead of accepting any loopback caller. */
@@ -77,7 +80,12 @@ export async function start(options: StartOptions = {}): Promise<RunningEmulator
     maxConcurrentLongRequests: options.maxConcurrentLongRequests ?? 25,
     integrationUsername: options.integrationUsername ?? 'integration@d365-relay.example'
   });
-  const bus = new EventBus({ definitions: platformEvents });
+  const cdcObjects = options.changeDataCapture ?? ['Account'];
+  const bus = new EventBus({
+    definitions: platformEvents,
+    changeEntities: changeEntities(model, cdcObjects)
+  });
+  org.setChangeListener(changePublisher(bus, cdcObjects));
   const pubsub = await startPubSubServer({
     port: options.pubsubPort ?? 0,
     host,

@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { to18 } from './ids.ts';
 import type { OrgModel } from './model.ts';
 import { Database } from './store.ts';
-import type { SfRecord } from './store.ts';
+import type { RecordChange, SfRecord } from './store.ts';
 
 export type ApiKind = 'rest' | 'composite' | 'collections' | 'bulk' | 'query' | 'auth';
 
@@ -80,6 +80,7 @@ export class Org {
   /** Start times of API requests in flight, for the concurrent long-request limit. */
   readonly inFlight = new Set<{ started: number }>();
   integrationUserId = '';
+  private changeListener: ((change: RecordChange) => void) | null = null;
 
   constructor(model: OrgModel, options: OrgOptions) {
     this.model = model;
@@ -97,6 +98,13 @@ export class Org {
   resetData(): void {
     this.db = new Database(this.model);
     this.seed();
+    this.db.onChange = this.changeListener;
+  }
+
+  /** Listener for committed record changes; survives resetData(). */
+  setChangeListener(listener: ((change: RecordChange) => void) | null): void {
+    this.changeListener = listener;
+    this.db.onChange = listener;
   }
 
   private seed(): void {

@@ -30,6 +30,16 @@ export interface DmlContext {
   userId: string;
   /** `json` for REST bodies; `csv` for Bulk rows, where blank cells are ignored and `#N/A` is null. */
   mode: 'json' | 'csv';
+  /** Change Data Capture `changeOrigin` of the call, e.g. `com/salesforce/api/rest/62.0;client=relay`. */
+  origin?: string;
+}
+
+/** A committed write of one record: old null = created; next deleted = deleted. */
+export interface RecordChange {
+  object: ObjectModel;
+  old: SfRecord | null;
+  next: SfRecord;
+  origin: string | undefined;
 }
 
 export type DmlResult =
@@ -54,6 +64,12 @@ export class Database {
   private readonly ids = new IdFactory();
   private undoLog: (() => void)[] = [];
   private depth = 0;
+  private replaying = false;
+  /** Changes made inside a transaction, with the undo-log position they belong to. */
+  private pending: { position: number; change: RecordChange }[] = [];
+  private origin: string | undefined;
+  /** Called once per committed record change (Change Data Capture feeds on it). */
+  onChange: ((change: RecordChange) => void) | null = null;
   private readonly now: () => number;
   /** One entry per price book × product (PricebookEntry has no such field to index). */
   private readonly priceEntries = new Map<string, string>();
@@ -123,21 +139,29 @@ export class Database {
     // Undo steps write through put(), which must not log them again.
     const depth = this.depth;
     this.depth = 0;
+    this.replaying = true;
     try {
       while (this.undoLog.length > savepoint) (this.undoLog.pop() as () => void)();
     } finally {
       this.depth = depth;
+      this.replaying = false;
     }
+    this.pending = this.pending.filter((p) => p.position <= savepoint);
   }
 
   end(): void {
     this.depth--;
-    if (this.depth === 0) this.undoLog.length = 0;
+    if (this.depth > 0) return;
+    this.undoLog.length = 0;
+    const committed = this.pending;
+    this.pending = [];
+    for (const p of committed) this.onChange?.(p.change);
   }
 
   // ---- DML ----------------------------------------------------------------------------------
 
   insert(objectName: string, input: SfRecord, ctx: DmlContext, forcedValues?: SfRecord): DmlResult {
+    this.origin = ctx.origin;
     const table = this.table(objectName);
     if (!table) return fail(dmlError('NOT_FOUND', 'The requested resource does not exist'), 404);
     const prepared = this.prepare(table, input, ctx, null);
@@ -192,6 +216,7 @@ export class Database {
     ctx: DmlContext,
     options: { ignoreNotUpdateable?: string[] } = {}
   ): DmlResult {
+    this.origin = ctx.origin;
     const found = this.getById(id);
     const table = objectName ? this.table(objectName) : found?.table;
     if (!table) return fail(dmlError('NOT_FOUND', 'The requested resource does not exist'), 404);
@@ -321,7 +346,8 @@ export class Database {
     return this.insert(objectName, body, ctx);
   }
 
-  delete(objectName: string | null, id: string): DmlResult {
+  delete(objectName: string | null, id: string, origin?: string): DmlResult {
+    this.origin = origin;
     const found = this.getById(id);
     const table = objectName ? this.table(objectName) : found?.table;
     if (!table || !found || found.table !== table) {
@@ -533,6 +559,10 @@ export class Database {
     else table.byId.delete(id);
     this.trackPriceEntry(table, old, next);
     if (this.depth > 0) this.undoLog.push(() => this.put(table, next, old));
+    if (this.replaying || !next || !this.onChange) return;
+    const change = { object: table.object, old, next, origin: this.origin };
+    if (this.depth > 0) this.pending.push({ position: this.undoLog.length, change });
+    else this.onChange(change);
   }
 
   private trackPriceEntry(table: Table, old: SfRecord | null, next: SfRecord | null): void {

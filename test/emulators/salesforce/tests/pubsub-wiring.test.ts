@@ -117,3 +117,78 @@ describe('Pub/Sub API wired to the org', () => {
     }
   });
 });
+
+describe('Change Data Capture for Account', () => {
+  it('publishes CREATE and UPDATE events with the changeOrigin of Sforce-Call-Options', async () => {
+    const client = new PubSubApiClient(
+      {
+        authType: 'user-supplied',
+        accessToken: h.token,
+        instanceUrl: h.emu.instanceUrl.replace('http://', 'https://'),
+        organizationId: h.emu.orgId,
+        pubSubEndpoint: h.emu.pubsubEndpoint,
+        rejectUnauthorizedSsl: false
+      },
+      silentLogger
+    );
+    await client.connect();
+    const events: {
+      payload: { ChangeEventHeader: Record<string, unknown> } & Record<string, unknown>;
+    }[] = [];
+    let subscribed = false;
+    client.subscribe(
+      '/data/AccountChangeEvent',
+      (_subscription: unknown, type: string, data: unknown) => {
+        if (type === 'event') events.push(data as (typeof events)[number]);
+        if (type === 'grpcKeepAlive') subscribed = true;
+      },
+      10
+    );
+    try {
+      await until(() => subscribed, 'the subscription');
+      const headers = { 'sforce-call-options': 'client=d365-relay' };
+      const created = await h.api(
+        'PATCH',
+        '/sobjects/Account/D365_Customer_Number__c/CDC-1',
+        { Name: 'Acme', BillingCity: 'Oslo' },
+        headers
+      );
+      expect(created.status).toBe(201);
+      await h.api('PATCH', '/sobjects/Account/D365_Customer_Number__c/CDC-1', {
+        Phone: '123',
+        BillingCity: null
+      });
+      // An allOrNone failure rolls back: no event for the record it created.
+      await h.api('POST', '/composite/sobjects', {
+        allOrNone: true,
+        records: [
+          { attributes: { type: 'Account' }, Name: 'Rolled back' },
+          { attributes: { type: 'Account' } }
+        ]
+      });
+      await until(() => events.length >= 2, 'two change events');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(events).toHaveLength(2);
+      const [create, update] = events;
+      expect(create?.payload.ChangeEventHeader).toMatchObject({
+        entityName: 'Account',
+        changeType: 'CREATE',
+        changeOrigin: 'com/salesforce/api/rest/62.0;client=d365-relay',
+        recordIds: [(created.body as { id: string }).id],
+        commitUser: h.emu.integrationUser.id
+      });
+      expect(create?.payload).toMatchObject({ Name: 'Acme', D365_Customer_Number__c: 'CDC-1' });
+      expect(update?.payload.ChangeEventHeader).toMatchObject({
+        changeType: 'UPDATE',
+        changeOrigin: 'com/salesforce/api/rest/62.0'
+      });
+      expect(update?.payload.ChangeEventHeader.changedFields).toEqual(
+        expect.arrayContaining(['Phone', 'LastModifiedDate', 'BillingAddress.City'])
+      );
+      expect(update?.payload.ChangeEventHeader.nulledFields).toEqual(['BillingAddress.City']);
+      expect(update?.payload.Name).toBeNull();
+    } finally {
+      client.close();
+    }
+  });
+});
