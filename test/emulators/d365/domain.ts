@@ -90,12 +90,6 @@ export class Domain {
     return this.store.table('LegalEntities').get({ LegalEntityId: id }) !== undefined;
   }
 
-  companies(): string[] {
-    return [...this.store.table('LegalEntities').rows.values()].map((r) =>
-      String(r.values.LegalEntityId)
-    );
-  }
-
   find(set: string, values: Values): Row | undefined {
     return this.store.table(set).get(values);
   }
@@ -473,7 +467,7 @@ export class Domain {
       .sort((a, b) => Number(a.values.LineNumber) - Number(b.values.LineNumber));
   }
 
-  customerByParty(company: string, partyNumber: string): Row | undefined {
+  private customerByParty(company: string, partyNumber: string): Row | undefined {
     for (const r of this.store.table('CustomersV3').lookup('PartyNumber', partyNumber) ?? []) {
       if (r.values.dataAreaId === company) return r;
     }
@@ -488,7 +482,7 @@ export class Domain {
   }
 
   /** Trade agreement price: customer-specific, then customer group, then all; else the base price. */
-  priceFor(
+  private priceFor(
     company: string,
     product: Values,
     customerAccount: string,
@@ -729,7 +723,7 @@ export class Domain {
     return header;
   }
 
-  insertTrans(company: string, values: Values): Row {
+  private insertTrans(company: string, values: Values): Row {
     const row = this.store.newRow('CustTransactions', { ...values, dataAreaId: company });
     row.values.RecId = row.recId;
     this.store.insert('CustTransactions', row);
@@ -895,7 +889,7 @@ export class Domain {
  */
 export const PAYMENT_EVENT_ID = 'CustomerPaymentPostedBusinessEvent';
 
-export function onHandKey(
+function onHandKey(
   company: string,
   itemNumber: string,
   siteId: string,

@@ -53,16 +53,7 @@ export interface DataServiceOptions {
 export const JSON_TYPE = 'application/json; odata.metadata=minimal; charset=utf-8';
 const ODATA_HEADERS = { 'Content-Type': JSON_TYPE, 'OData-Version': '4.0' };
 
-/** Query options F&O does not implement: refused rather than silently ignored. */
-const UNSUPPORTED_OPTIONS = new Set([
-  '$search',
-  '$apply',
-  '$compute',
-  '$levels',
-  '$skiptoken',
-  '$index',
-  '$schemaversion'
-]);
+/** The query options F&O implements (§1.2); others ($search, $apply, $compute, …) are refused. */
 const KNOWN_OPTIONS = new Set([
   '$filter',
   '$select',
@@ -188,8 +179,6 @@ export class DataService {
     const params = new URLSearchParams(search);
     for (const name of params.keys()) {
       if (!name.startsWith('$')) continue;
-      if (UNSUPPORTED_OPTIONS.has(name))
-        throw badRequest(`The query parameter '${name}' is not supported.`);
       if (!KNOWN_OPTIONS.has(name))
         throw badRequest(`The query parameter '${name}' is not supported.`);
     }

@@ -142,11 +142,6 @@ export class Store {
     return n;
   }
 
-  /** Moves a sequence forward so that seeded numbers are never handed out again. */
-  reserveNumber(sequence: string, used: number): void {
-    if ((this.sequences.get(sequence) ?? 0) < used) this.sequences.set(sequence, used);
-  }
-
   /** A full row: every property present, defaults for those not given. */
   newRow(set: string, values: Values): Row {
     return {
