@@ -3,7 +3,7 @@ import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp, loggerOptions } from './app.ts';
-import { createRelayClients, type RelayClients } from './clients.ts';
+import type { RelayClients } from './clients.ts';
 import { loadConfig, type RelayConfig } from './config/load.ts';
 import { ConfigError } from './errors.ts';
 import { FLOWS, createFlowRegistry } from './flows/registry.ts';
@@ -39,11 +39,42 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
     // Safe on every start and on several replicas at once (the PostgreSQL migration takes a lock).
     await store.migrate();
     const metrics = new RelayMetrics(store);
-    const clients = options.clients ?? createRelayClients(config.values, logger, metrics);
     const registry = createFlowRegistry(options.flows ?? FLOWS, {
       defaultMaxAttempts: config.worker.maxAttempts
     });
-    const worker = new Worker({
+    // The system clients pull in MSAL and axios. Loading them while the server already listens
+    // lets intake (which needs only the store) start sooner; /readyz waits for them.
+    const clientsReady: Promise<RelayClients> = options.clients
+      ? Promise.resolve(options.clients)
+      : import('./clients.ts').then((m) => m.createRelayClients(config.values, logger, metrics));
+    clientsReady.catch(() => {});
+    const pendingClients: RelayClients = {
+      d365: { checkCredentials: async () => (await clientsReady).d365.checkCredentials() },
+      salesforce: {
+        checkCredentials: async () => (await clientsReady).salesforce.checkCredentials()
+      }
+    };
+    let worker: Worker | null = null;
+    const app = await buildApp(
+      {
+        config,
+        store,
+        registry,
+        clients: pendingClients,
+        metrics,
+        onEnqueued: () => worker?.wake()
+      },
+      logger
+    );
+    await app.listen({ host: config.http.host, port: config.http.port });
+    let clients: RelayClients;
+    try {
+      clients = await clientsReady;
+    } catch (err) {
+      await app.close();
+      throw err;
+    }
+    const running = new Worker({
       store,
       registry,
       clients,
@@ -57,14 +88,10 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
       },
       observer: metrics
     });
-    const app = await buildApp(
-      { config, store, registry, clients, metrics, onEnqueued: () => worker.wake() },
-      logger
-    );
-    await app.listen({ host: config.http.host, port: config.http.port });
-    worker.start();
+    worker = running;
+    running.start();
     logger.info(
-      { workerId: worker.id, store: store.backend, flows: registry.names() },
+      { workerId: running.id, store: store.backend, flows: registry.names() },
       'Relay started'
     );
 
@@ -74,14 +101,14 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
         // 1. Stop intake: no new connections, in-flight requests finish.
         await app.close();
         // 2. Finish running jobs within the grace period, hand back the rest.
-        await worker.stop(config.shutdownGraceMs);
+        await running.stop(config.shutdownGraceMs);
         await Promise.allSettled([clients.d365.close?.(), clients.salesforce.close?.()]);
         await store.close();
         logger.info('Relay stopped');
       })();
       return closing;
     };
-    return { app, store, worker, close };
+    return { app, store, worker: running, close };
   } catch (err) {
     await store.close().catch(() => {});
     throw err;

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -150,6 +150,8 @@ try {
   line('relay RSS idle / peak under load', `${idleRss.toFixed(0)} MB / ${peakRss.toFixed(0)} MB`);
   line('cold start (spawn → /healthz 200)', `${coldStartMs.toFixed(0)} ms  (target ≤ 1000)`);
   line('Node', process.version);
+  // Other work on the machine slows every number above; report it with them.
+  line('machine', `${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at the end`);
 } finally {
   relay.kill('SIGTERM');
   await new Promise((r) => relay.once('exit', r));
