@@ -306,6 +306,12 @@ export class Domain {
     if (!v.SalesTaxGroupCode) v.SalesTaxGroupCode = c.SalesTaxGroup!;
     if (!v.DefaultShippingWarehouseId) v.DefaultShippingWarehouseId = c.WarehouseId!;
     if (!v.DefaultShippingSiteId) v.DefaultShippingSiteId = c.SiteId!;
+    if (
+      v.DefaultShippingWarehouseId &&
+      !this.find('Warehouses', { dataAreaId: company, WarehouseId: v.DefaultShippingWarehouseId })
+    ) {
+      log.notFound(def, 'DefaultShippingWarehouseId', v.DefaultShippingWarehouseId, 'Warehouses');
+    }
     if (!v.LanguageId) v.LanguageId = c.LanguageId!;
     if (!v.DeliveryAddressName) {
       v.DeliveryAddressName = c.OrganizationName!;
@@ -360,6 +366,12 @@ export class Domain {
     if (!v.SalesTaxGroupCode) v.SalesTaxGroupCode = h.SalesTaxGroupCode!;
     if (given.SalesPriceQuantity === undefined)
       v.SalesPriceQuantity = Number(p.SalesPriceQuantity) || 1;
+    if (
+      v.ShippingWarehouseId &&
+      !this.find('Warehouses', { dataAreaId: company, WarehouseId: v.ShippingWarehouseId })
+    ) {
+      log.notFound(def, 'ShippingWarehouseId', v.ShippingWarehouseId, 'Warehouses');
+    }
     if (given.SalesPrice === undefined) {
       v.SalesPrice = this.priceFor(
         company,

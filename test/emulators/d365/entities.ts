@@ -418,6 +418,39 @@ export const ENTITIES: EntityDef[] = [
     ]
   },
   {
+    entitySet: 'OperationalSites',
+    typeName: 'OperationalSite',
+    aotName: 'InventOperationalSiteEntity',
+    dmfLabel: 'Sites',
+    table: 'InventSite',
+    tableLabel: 'Sites',
+    keys: ['dataAreaId', 'SiteId'],
+    companySpecific: true,
+    dataSources: 1,
+    readOnly: true,
+    navigations: [],
+    properties: [dataAreaId, s('SiteId', 10, { label: 'Site' }), s('SiteName', 60)]
+  },
+  {
+    entitySet: 'Warehouses',
+    typeName: 'Warehouse',
+    aotName: 'InventWarehouseEntity',
+    dmfLabel: 'Warehouses',
+    table: 'InventLocation',
+    tableLabel: 'Warehouses',
+    keys: ['dataAreaId', 'WarehouseId'],
+    companySpecific: true,
+    dataSources: 1,
+    readOnly: true,
+    navigations: [],
+    properties: [
+      dataAreaId,
+      s('WarehouseId', L.InventLocationId, { label: 'Warehouse' }),
+      s('WarehouseName', 60),
+      s('OperationalSiteId', 10, { label: 'Site' })
+    ]
+  },
+  {
     // Read view of released trade-agreement prices (PriceDiscTable). Key is UNCONFIRMED: RecordId
     // is the only stable identifier seen in community code, so the emulator keys on it.
     entitySet: 'SalesPriceAgreements',

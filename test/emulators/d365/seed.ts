@@ -31,6 +31,38 @@ function legalEntities(domain: Domain): void {
     store.insert('LegalEntities', store.newRow('LegalEntities', le));
   }
   seedCatalog(store);
+  for (const [company, sites, warehouses] of [
+    [
+      'usmf',
+      [
+        ['1', 'Site 1'],
+        ['2', 'Site 2']
+      ],
+      [
+        ['11', 'Main warehouse', '1'],
+        ['12', 'Overflow warehouse', '1'],
+        ['21', 'East warehouse', '2']
+      ]
+    ],
+    ['demf', [['1', 'Standort 1']], [['11', 'Hauptlager', '1']]]
+  ] as const) {
+    for (const [SiteId, SiteName] of sites)
+      store.insert(
+        'OperationalSites',
+        store.newRow('OperationalSites', { dataAreaId: company, SiteId, SiteName })
+      );
+    for (const [WarehouseId, WarehouseName, OperationalSiteId] of warehouses) {
+      store.insert(
+        'Warehouses',
+        store.newRow('Warehouses', {
+          dataAreaId: company,
+          WarehouseId,
+          WarehouseName,
+          OperationalSiteId
+        })
+      );
+    }
+  }
   for (const [company, groups] of [
     [
       'usmf',

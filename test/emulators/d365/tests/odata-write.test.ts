@@ -171,6 +171,20 @@ describe('POST', () => {
     expect(innerMessage(r)).toMatch(/'NOPE01' in field 'Item number' is not found/);
   });
 
+  it('fails a sales line for a warehouse that does not exist', async () => {
+    const order = (
+      await api.post('/data/SalesOrderHeadersV2', { OrderingCustomerAccountNumber: 'US-001' })
+    ).json();
+    const r = await api.post('/data/SalesOrderLines', {
+      SalesOrderNumber: order.SalesOrderNumber,
+      ItemNumber: 'A0001',
+      ShippingWarehouseId: '99'
+    });
+    expect(innerMessage(r)).toMatch(
+      /'99' in field 'Warehouse' is not found in the related table 'Warehouses'/
+    );
+  });
+
   it('refuses writes to read-only entities such as posted invoices', async () => {
     expect((await api.post('/data/SalesInvoiceHeadersV2', { InvoiceNumber: 'X' })).status).toBe(
       405
