@@ -22,14 +22,14 @@ afterEach(async () => {
   await store.close();
 });
 
-function startWorker(flows: Flow[], concurrency = 4): Worker {
+function startWorker(flows: Flow[], concurrency = 4, leaseMs = 5_000): Worker {
   worker = new Worker({
     store,
     registry: createFlowRegistry(flows, { defaultMaxAttempts: 3 }),
     clients: fakeClients(),
     logger: silentLogger,
     concurrency,
-    leaseMs: 5_000,
+    leaseMs,
     pollMs: 20,
     retention: { deadLetterDays: 14, inboxDays: 30 },
     backoff: { baseMs: 10, capMs: 20 },
@@ -215,6 +215,20 @@ describe('Worker', () => {
     await settled();
     expect(peak).toBe(3);
     expect(outcomes).toHaveLength(12);
+  });
+
+  it('renews the lease of a job that runs longer than the lease', async () => {
+    const w = startWorker(
+      [{ name: 'test', handle: () => new Promise((resolve) => setTimeout(resolve, 700)) }],
+      1,
+      300
+    );
+    await submit('a');
+    await waitFor(() => w.inFlight === 1);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(await store.claimJobs('another-replica', 1, 1_000)).toHaveLength(0);
+    await settled();
+    expect(outcomes).toEqual([{ flow: 'test', outcome: 'completed' }]);
   });
 
   it('lets a running job finish within the grace period on stop', async () => {
