@@ -432,7 +432,7 @@ function query(org: Org, req: ApiRequest, segments: string[], all: boolean): Api
   try {
     const now = Date.now();
     const parsed = parseSoql(org.db, soql, now);
-    const result = executeSoql(org.db, parsed, { includeDeleted: all, version: req.version, now });
+    const result = executeSoql(org.db, parsed, { includeDeleted: all, version: req.version });
     const batchSize = batchSizeFrom(req);
     if (result.records.length <= batchSize) {
       return {

@@ -556,8 +556,7 @@ function queryJob(
       if (job.state !== 'UploadComplete') return;
       const result = executeSoql(org.db, parsed, {
         includeDeleted: operation === 'queryAll',
-        version: req.version,
-        now: Date.now()
+        version: req.version
       });
       job.rows = result.records.map((r) =>
         columns.map((c) => quoteAlways(c.read(r))).join(delimiter)

@@ -14,6 +14,8 @@ import type { EventBus } from './pubsub/event-bus.ts';
 /** Bulk uploads may be up to 100 MB of CSV; JSON bodies share the same ceiling here. */
 const BODY_LIMIT = 150 * 1024 * 1024;
 const JSON_CONTENT_TYPE = 'application/json;charset=UTF-8';
+const UNKNOWN_EXCEPTION_MESSAGE =
+  'An unexpected error occurred. Please include this ErrorId if you contact support: 0000000000-00000 (0)';
 
 export interface HttpOptions {
   org: Org;
@@ -41,6 +43,18 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
     composite: compositeHandler(() => ctx),
     bulk: bulkHandler
   };
+
+  // Unexpected failures inside the API answer like Salesforce's 500 (an array body), never a stack.
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status < 500)
+      return reply.code(status).send({ statusCode: status, message: error.message });
+    request.log.error({ err: error }, 'emulator error');
+    const body = request.url.startsWith('/services/')
+      ? errorBody('UNKNOWN_EXCEPTION', UNKNOWN_EXCEPTION_MESSAGE)
+      : { statusCode: 500, message: 'Internal Server Error' };
+    return reply.code(500).type(JSON_CONTENT_TYPE).send(JSON.stringify(body));
+  });
 
   registerOAuthRoutes(app, org);
   registerControlRoutes(app, opts.control, opts.info, opts.controlToken);
@@ -143,10 +157,7 @@ async function handleApi(
       const body =
         status === 503
           ? errorBody('SERVER_UNAVAILABLE', 'Server temporarily unavailable. Try again later.')
-          : errorBody(
-              'UNKNOWN_EXCEPTION',
-              'An unexpected error occurred. Please include this ErrorId if you contact support: 0000000000-00000 (0)'
-            );
+          : errorBody('UNKNOWN_EXCEPTION', UNKNOWN_EXCEPTION_MESSAGE);
       return send(org, reply, { status, body }, true);
     }
     const path = m[2] ?? '';

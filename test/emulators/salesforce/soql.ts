@@ -545,7 +545,6 @@ class Parser {
     negate: boolean
   ): { predicate: Predicate; lookup: ParsedQuery['lookup'] } {
     this.expectPunct('(');
-    let set: Set<unknown>;
     if (this.isKeyword('SELECT')) {
       const subStart = this.peek();
       const sub = this.parseQuery(null);
@@ -558,11 +557,9 @@ class Parser {
         throw this.unsupported(subStart, 'a semi-join that does not select one ID field');
       }
       const db = this.db;
-      const now = this.now;
       let cached: Set<unknown> | null = null;
-      set = new Set();
       const lazy = () => {
-        cached ??= new Set(executeRaw(db, sub, false, now).map((r) => readPath(db, r, only.path)));
+        cached ??= new Set(executeRaw(db, sub, false).map((r) => readPath(db, r, only.path)));
         return cached;
       };
       this.expectPunct(')');
@@ -586,7 +583,7 @@ class Parser {
     }
     this.expectPunct(')');
     const canon = comparator(path.field).key;
-    set = new Set(values.map((v) => (v === null ? null : canon(v))));
+    const set = new Set(values.map((v) => (v === null ? null : canon(v))));
     return {
       predicate: (r) => {
         const v = read(r);
@@ -847,12 +844,7 @@ export function parseSoql(db: Database, soql: string, now: number): ParsedQuery 
 }
 
 /** Matching stored records, ordered and windowed. */
-function executeRaw(
-  db: Database,
-  q: ParsedQuery,
-  includeDeleted: boolean,
-  _now: number
-): SfRecord[] {
+function executeRaw(db: Database, q: ParsedQuery, includeDeleted: boolean): SfRecord[] {
   const table = db.table(q.object.name);
   if (!table) return [];
   const candidates: Iterable<string> = q.lookup ? q.lookup(db, table) : table.byId.keys();
@@ -898,9 +890,9 @@ export interface QueryOutput {
 export function executeSoql(
   db: Database,
   q: ParsedQuery,
-  options: { includeDeleted: boolean; version: string; now: number }
+  options: { includeDeleted: boolean; version: string }
 ): QueryOutput {
-  const rows = executeRaw(db, q, options.includeDeleted, options.now);
+  const rows = executeRaw(db, q, options.includeDeleted);
   if (q.count) return { totalSize: rows.length, records: [] };
   return { totalSize: rows.length, records: rows.map((r) => project(db, q, r, options)) };
 }
@@ -913,7 +905,7 @@ function project(
   db: Database,
   q: ParsedQuery,
   record: SfRecord,
-  options: { includeDeleted: boolean; version: string; now: number }
+  options: { includeDeleted: boolean; version: string }
 ): SfRecord {
   const out: SfRecord = { attributes: attributes(q.object.name, record.Id, options.version) };
   for (const item of q.select) {
@@ -924,7 +916,7 @@ function project(
       let children: SfRecord[] = [];
       if (childIds) {
         const sub: ParsedQuery = { ...item.query, lookup: () => childIds };
-        children = executeRaw(db, sub, options.includeDeleted, options.now).map((c) =>
+        children = executeRaw(db, sub, options.includeDeleted).map((c) =>
           project(db, item.query, c, options)
         );
       }

@@ -368,11 +368,6 @@ export class Database {
     return { ok: true, id: found.record.Id as string, created: false };
   }
 
-  /** Inserts without validation (control API seeding); returns the stored record. */
-  seed(objectName: string, values: SfRecord, userId: string): DmlResult {
-    return this.insert(objectName, values, { userId, mode: 'json' });
-  }
-
   // ---- internals ----------------------------------------------------------------------------
 
   private prepare(
