@@ -229,6 +229,29 @@ export class DataService {
         const hit = table.lookup(field, value);
         if (hit) return hit;
       }
+      // `ItemNumber eq 'A' or ItemNumber eq 'B' …` (how clients spell "in"): union of lookups.
+      const oneOf = filter.oneOf;
+      if (oneOf) {
+        const keyFields = index.def.keys.filter((k) => k !== 'dataAreaId');
+        if (
+          keyFields.length === 1 &&
+          keyFields[0] === oneOf.field &&
+          index.def.companySpecific &&
+          !q.crossCompany
+        ) {
+          return new Set(
+            oneOf.values.flatMap(
+              (v) => table.get({ dataAreaId: q.company, [oneOf.field]: v }) ?? []
+            )
+          );
+        }
+        if (table.secondary.has(oneOf.field)) {
+          const union = new Set<Row>();
+          for (const v of oneOf.values)
+            for (const r of table.lookup(oneOf.field, v) ?? []) union.add(r);
+          return union;
+        }
+      }
     }
     return table.rows.values();
   }

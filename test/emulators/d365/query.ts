@@ -339,28 +339,48 @@ export interface CompiledFilter {
   predicate: Predicate;
   /** Top-level `Field eq 'value'` conjuncts (no wildcard), usable for index lookups. */
   equalities: Map<string, Value>;
+  /** A top-level conjunct `F eq a or F eq b …` on one field: the values it allows. */
+  oneOf?: { field: string; values: Value[] };
+}
+
+/** The property and literal of `Field eq literal` without wildcards, else undefined. */
+function plainEquality(n: Node): { field: string; value: Value } | undefined {
+  if (n.t !== 'cmp' || n.op !== 'eq' || n.a.t !== 'prop' || n.b.t !== 'lit' || n.b.v === null) {
+    return undefined;
+  }
+  if (typeof n.b.v === 'string' && n.b.v.includes('*')) return undefined;
+  return { field: n.a.p.name, value: n.b.v };
+}
+
+/** `F eq a or F eq b …` on a single field → its values; undefined for anything else. */
+function equalityChain(n: Node): { field: string; values: Value[] } | undefined {
+  if (n.t === 'bool' && n.op === 'or') {
+    const a = equalityChain(n.a);
+    const b = equalityChain(n.b);
+    if (!a || !b || a.field !== b.field) return undefined;
+    return { field: a.field, values: [...a.values, ...b.values] };
+  }
+  const eq = plainEquality(n);
+  return eq && { field: eq.field, values: [eq.value] };
 }
 
 export function parseFilter(src: string, index: EntityIndex): CompiledFilter {
   const ast = new Parser(tokenize(src), index).parse();
   const equalities = new Map<string, Value>();
+  let oneOf: CompiledFilter['oneOf'];
   const collect = (n: Node): void => {
     if (n.t === 'bool' && n.op === 'and') {
       collect(n.a);
       collect(n.b);
-    } else if (
-      n.t === 'cmp' &&
-      n.op === 'eq' &&
-      n.a.t === 'prop' &&
-      n.b.t === 'lit' &&
-      n.b.v !== null
-    ) {
-      if (!(typeof n.b.v === 'string' && n.b.v.includes('*'))) equalities.set(n.a.p.name, n.b.v);
+      return;
     }
+    const eq = plainEquality(n);
+    if (eq) equalities.set(eq.field, eq.value);
+    else oneOf ??= equalityChain(n);
   };
   collect(ast);
   const fn = compile(ast);
-  return { predicate: (v) => Boolean(fn(v)), equalities };
+  return { predicate: (v) => Boolean(fn(v)), equalities, ...(oneOf ? { oneOf } : {}) };
 }
 
 export interface OrderBy {

@@ -116,6 +116,13 @@ describe('$filter', () => {
     expect(rows.map((r) => r.CustomerAccount)).toEqual(['US-003', 'US-006']);
   });
 
+  it("answers an or-chain of equalities (the spelling of 'in') with each matching row once", async () => {
+    const rows = await values(
+      "/data/WarehousesOnHandV2?$filter=(ItemNumber eq 'A0001' or ItemNumber eq 'D0004' or ItemNumber eq 'A0001') and InventoryWarehouseId eq '11'&$select=ItemNumber"
+    );
+    expect(rows.map((r) => r.ItemNumber).sort()).toEqual(['A0001', 'D0004']);
+  });
+
   it('compares date fields with unquoted DateTimeOffset literals', async () => {
     const rows = await values(
       '/data/SalesInvoiceHeadersV2?$filter=InvoiceDate gt 2000-01-01T12:00:00Z&$select=InvoiceNumber&$top=10'
