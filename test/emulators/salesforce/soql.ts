@@ -31,8 +31,31 @@ interface Token {
   kind: TokenKind;
   text: string;
   value?: unknown;
+  like?: string;
   pos: number;
 }
+
+/**
+ * "\n \r \t \b \f \" \' \\" and, for LIKE, "\_ \%"; "If you use a backslash character in any
+ * other context, an error occurs" (SOQL and SOSL Reference, Quoted String Escape Sequences).
+ */
+const STRING_ESCAPES: Record<string, string> = {
+  n: '\n',
+  N: '\n',
+  r: '\r',
+  R: '\r',
+  t: '\t',
+  T: '\t',
+  b: '\b',
+  B: '\b',
+  f: '\f',
+  F: '\f',
+  '"': '"',
+  "'": "'",
+  '\\': '\\',
+  _: '_',
+  '%': '%'
+};
 
 const DATETIME_TOKEN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})/;
 const DATE_TOKEN = /^\d{4}-\d{2}-\d{2}(?![\dT])/;
@@ -52,18 +75,29 @@ function lex(soql: string): Token[] {
     if (ch === "'") {
       let j = i + 1;
       let value = '';
+      // The same literal as a LIKE pattern (regex source): unescaped % and _ are wildcards.
+      let like = '';
       for (; j < soql.length && soql[j] !== "'"; j++) {
-        if (soql[j] === '\\') {
-          const next = soql[++j];
-          const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f' };
-          value +=
-            next === undefined
-              ? ''
-              : (escapes[next] ?? (next === '%' || next === '_' ? `\\${next}` : next));
-        } else value += soql[j];
+        const ch = soql[j] as string;
+        if (ch === '\\') {
+          const next = soql[++j] ?? '';
+          const escaped = STRING_ESCAPES[next];
+          if (escaped === undefined) {
+            throw syntax(
+              soql,
+              j - 1,
+              `Invalid string literal: illegal escape sequence '\\${next}'`
+            );
+          }
+          value += escaped;
+          like += escapeRegExp(escaped);
+        } else {
+          value += ch;
+          like += ch === '%' ? '.*' : ch === '_' ? '.' : escapeRegExp(ch);
+        }
       }
       if (j >= soql.length) throw syntax(soql, i, 'unterminated string literal');
-      tokens.push({ kind: 'string', text: soql.slice(i, j + 1), value, pos: i });
+      tokens.push({ kind: 'string', text: soql.slice(i, j + 1), value, like, pos: i });
       i = j + 1;
       continue;
     }
@@ -509,7 +543,8 @@ class Parser {
       this.i++;
       const t = this.next();
       if (t.kind !== 'string') throw this.unexpected(t);
-      const regex = likeToRegExp(t.value as string);
+      // LIKE is case-insensitive in SOQL.
+      const regex = new RegExp(`^${t.like as string}$`, 'is');
       return {
         predicate: (r) => {
           const v = read(r);
@@ -795,20 +830,6 @@ function indexLookup(f: FieldModel, values: unknown[]): ParsedQuery['lookup'] {
     for (const v of values) for (const id of db.findBy(table, f.name, v)) ids.add(id);
     return ids;
   };
-}
-
-function likeToRegExp(pattern: string): RegExp {
-  let source = '';
-  for (let k = 0; k < pattern.length; k++) {
-    const ch = pattern[k] as string;
-    if (ch === '\\' && k + 1 < pattern.length) {
-      source += escapeRegExp(pattern[++k] as string);
-    } else if (ch === '%') source += '.*';
-    else if (ch === '_') source += '.';
-    else source += escapeRegExp(ch);
-  }
-  // LIKE is case-insensitive in SOQL.
-  return new RegExp(`^${source}$`, 'is');
 }
 
 function escapeRegExp(s: string): string {

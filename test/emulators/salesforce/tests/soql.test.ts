@@ -113,6 +113,23 @@ describe('SOQL', () => {
     expect(await names("SELECT Name FROM Account WHERE Name LIKE '_cm%'")).toEqual(['Acme']);
   });
 
+  it('reads escape sequences in string literals and refuses unknown ones', async () => {
+    const id = h.emu.control.insert('Account', { Name: "O'Brien_1\\x" });
+    try {
+      expect(await names("SELECT Name FROM Account WHERE Name = 'O\\'Brien_1\\\\x'")).toEqual([
+        "O'Brien_1\\x"
+      ]);
+      expect(await names("SELECT Name FROM Account WHERE Name LIKE 'O\\'Brien\\_%'")).toEqual([
+        "O'Brien_1\\x"
+      ]);
+      expect(await names("SELECT Name FROM Account WHERE Name LIKE 'O\\'Brien\\%'")).toEqual([]);
+      const bad = await query("SELECT Name FROM Account WHERE Name = 'a\\qb'");
+      expect((bad.body as { errorCode: string }[])[0]?.errorCode).toBe('MALFORMED_QUERY');
+    } finally {
+      await h.api('DELETE', `/sobjects/Account/${id}`);
+    }
+  });
+
   it('rejects mixing AND and OR without parentheses', async () => {
     const res = await query("SELECT Id FROM Account WHERE Name = 'a' AND Name = 'b' OR Name = 'c'");
     expect(res.status).toBe(400);
