@@ -102,6 +102,11 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+function clientMicros(since: NodeJS.CpuUsage, calls: number): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / calls;
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
@@ -161,6 +166,7 @@ try {
     200
   );
   let cpu = cpuSeconds(child.pid!);
+  let clientCpu = process.cpuUsage();
   const getsPerSecond = await throughput(
     Number(args.gets),
     (i) =>
@@ -173,7 +179,9 @@ try {
     200
   );
   const getCpuMicros = ((cpuSeconds(child.pid!) - cpu) / Number(args.gets)) * 1e6;
+  const getClientMicros = clientMicros(clientCpu, Number(args.gets));
   cpu = cpuSeconds(child.pid!);
+  clientCpu = process.cpuUsage();
   const postsPerSecond = await throughput(
     Number(args.posts),
     (i) =>
@@ -191,6 +199,7 @@ try {
   );
 
   const postCpuMicros = ((cpuSeconds(child.pid!) - cpu) / Number(args.posts)) * 1e6;
+  const postClientMicros = clientMicros(clientCpu, Number(args.posts));
   const rows = Number(args.rows);
   const pkg = packageFor(
     ENTITY_BY_SET.get('CustomersV3')!,
@@ -249,10 +258,10 @@ try {
   );
   // Server CPU per request gives the capacity of one emulator core, independent of the client and of other load on the machine.
   console.log(
-    `  keyed GET CustomersV3:            ${Math.round(getsPerSecond)} req/s (${args.gets} requests; target >= 5000); emulator CPU ${Math.round(getCpuMicros)} us/req = ${Math.round(1e6 / getCpuMicros)} req/s per core`
+    `  keyed GET CustomersV3:            ${Math.round(getsPerSecond)} req/s (${args.gets} requests; target >= 5000); emulator CPU ${Math.round(getCpuMicros)} us/req = ${Math.round(1e6 / getCpuMicros)} req/s per core; client CPU ${Math.round(getClientMicros)} us/req`
   );
   console.log(
-    `  POST CustomersV3:                 ${Math.round(postsPerSecond)} req/s (${args.posts} requests; target >= 2000); emulator CPU ${Math.round(postCpuMicros)} us/req = ${Math.round(1e6 / postCpuMicros)} req/s per core`
+    `  POST CustomersV3:                 ${Math.round(postsPerSecond)} req/s (${args.posts} requests; target >= 2000); emulator CPU ${Math.round(postCpuMicros)} us/req = ${Math.round(1e6 / postCpuMicros)} req/s per core; client CPU ${Math.round(postClientMicros)} us/req`
   );
   console.log(
     `  machine load average (1 min):     ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`
