@@ -68,7 +68,7 @@ export function loggerOptions(level: string) {
     redact: {
       paths: [
         'req.headers.authorization',
-        `req.headers["${'x-relay-key'}"]`,
+        'req.headers["x-relay-key"]',
         'req.headers.cookie',
         'headers.authorization',
         '*.clientSecret',
@@ -79,7 +79,7 @@ export function loggerOptions(level: string) {
       censor: '[redacted]'
     },
     serializers: {
-      req(req: { method: string; url: string; ip?: string; socket?: { remoteAddress?: string } }) {
+      req(req: { method: string; url: string; socket?: { remoteAddress?: string } }) {
         return {
           method: req.method,
           url: redactUrl(req.url),

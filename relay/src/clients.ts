@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ConfigKey, ConfigValues } from './config/schema.ts';
-import { createD365Client, type D365ClientOptions } from './d365/index.ts';
+import { createD365Client, type D365Client, type D365ClientOptions } from './d365/index.ts';
 import { ConfigError } from './errors.ts';
 import type { ClientObserver } from './net/observer.ts';
-import { createSalesforceClient, type SalesforceClientOptions } from './salesforce/index.ts';
+import {
+  createSalesforceClient,
+  type SalesforceClient,
+  type SalesforceClientOptions
+} from './salesforce/index.ts';
 
 /**
  * What the runtime needs from the two system clients: a credential check for `/readyz` and a way to
@@ -91,12 +95,20 @@ export function salesforceClientOptions(
   };
 }
 
+/** What the Pub/Sub subscriber needs from the Salesforce client: its session. */
+export type SessionProvider = Pick<SalesforceClient, 'session' | 'invalidateSession'>;
+
+export function providesSession(client: SystemClient): client is SystemClient & SessionProvider {
+  const candidate = client as Partial<SessionProvider>;
+  return typeof candidate.session === 'function' && typeof candidate.invalidateSession === 'function';
+}
+
 /** Builds both clients from configuration (the server's default when none are injected). */
 export function createRelayClients(
   values: ConfigValues,
   logger: Logger,
   observer?: ClientObserver
-): RelayClients {
+): { d365: D365Client; salesforce: SalesforceClient } {
   return {
     d365: createD365Client(d365ClientOptions(values, logger, observer)),
     salesforce: createSalesforceClient(salesforceClientOptions(values, logger, observer))

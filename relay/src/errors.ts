@@ -19,7 +19,6 @@ export const ErrorCodes = {
   RELAY_ERR_UNKNOWN_FLOW: { status: 404, message: 'No flow is registered under this name.' },
   RELAY_ERR_RATE_LIMITED: { status: 429, message: 'Too many requests; retry later.' },
   // Server side
-  RELAY_ERR_NOT_READY: { status: 503, message: 'The relay is not ready.' },
   RELAY_ERR_INTERNAL: { status: 500, message: 'Internal Server Error' }
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -1,15 +1,20 @@
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp, loggerOptions } from './app.ts';
-import type { RelayClients } from './clients.ts';
+import { providesSession, type RelayClients } from './clients.ts';
 import { loadConfig, type RelayConfig } from './config/load.ts';
 import { ConfigError } from './errors.ts';
-import { FLOWS, createFlowRegistry } from './flows/registry.ts';
+import { FLOWS, createFlowRegistry, type FlowRegistry } from './flows/registry.ts';
+import { createPubSubIntake } from './intake/pubsub.ts';
 import type { Flow } from './flows/types.ts';
 import { RelayMetrics } from './observability/metrics.ts';
+import { SingletonLease } from './queue/singleton-lease.ts';
 import { Worker } from './queue/worker.ts';
+import type { PubSubSubscriber } from './salesforce/pubsub.ts';
+import { checkpointStore } from './store/checkpoints.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/types.ts';
 
@@ -68,26 +73,39 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
     );
     await app.listen({ host: config.http.host, port: config.http.port });
     let clients: RelayClients;
+    let running: Worker;
+    let subscriptions: SingletonLease[];
     try {
       clients = await clientsReady;
+      running = new Worker({
+        store,
+        registry,
+        clients,
+        logger,
+        concurrency: config.worker.concurrency,
+        leaseMs: config.worker.leaseMs,
+        pollMs: config.worker.pollMs,
+        retention: {
+          deadLetterDays: config.store.dlqRetentionDays,
+          inboxDays: config.store.inboxRetentionDays
+        },
+        observer: metrics
+      });
+      const wake = running.wake.bind(running);
+      subscriptions = await subscribeTopics({
+        config,
+        store,
+        registry,
+        clients,
+        metrics,
+        logger,
+        holder: running.id,
+        onEnqueued: wake
+      });
     } catch (err) {
       await app.close();
       throw err;
     }
-    const running = new Worker({
-      store,
-      registry,
-      clients,
-      logger,
-      concurrency: config.worker.concurrency,
-      leaseMs: config.worker.leaseMs,
-      pollMs: config.worker.pollMs,
-      retention: {
-        deadLetterDays: config.store.dlqRetentionDays,
-        inboxDays: config.store.inboxRetentionDays
-      },
-      observer: metrics
-    });
     worker = running;
     running.start();
     logger.info(
@@ -100,7 +118,9 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
       closing ??= (async () => {
         // 1. Stop intake: no new connections, in-flight requests finish.
         await app.close();
-        // 2. Finish running jobs within the grace period, hand back the rest.
+        // 2. Close the Pub/Sub streams (the batch being stored finishes) and free their leases.
+        await Promise.all(subscriptions.map((lease) => lease.stop()));
+        // 3. Finish running jobs within the grace period, hand back the rest.
         await running.stop(config.shutdownGraceMs);
         await Promise.allSettled([clients.d365.close?.(), clients.salesforce.close?.()]);
         await store.close();
@@ -113,6 +133,75 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
     await store.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * One Pub/Sub subscription per topic a flow consumes, each held by one replica at a time through a
+ * named lease: the holder subscribes; if it dies, another replica takes over when the lease expires.
+ */
+async function subscribeTopics(deps: {
+  config: RelayConfig;
+  store: Store;
+  registry: FlowRegistry;
+  clients: RelayClients;
+  metrics: RelayMetrics;
+  logger: Logger;
+  holder: string;
+  onEnqueued: () => void;
+}): Promise<SingletonLease[]> {
+  const { config, store, registry, clients, metrics, logger } = deps;
+  const topics = registry.topics();
+  if (topics.length === 0) return [];
+  const salesforce = clients.salesforce;
+  if (!providesSession(salesforce)) {
+    throw new Error('The Salesforce client given cannot open Pub/Sub sessions');
+  }
+  const caFile = config.values.SF_PUBSUB_CA_FILE;
+  let caCertPem: string | undefined;
+  try {
+    caCertPem = caFile === undefined ? undefined : readFileSync(caFile, 'utf8');
+  } catch (err) {
+    throw new ConfigError('SF_PUBSUB_CA_FILE', `cannot read ${caFile}`, { cause: err });
+  }
+  // gRPC and Avro are loaded only when some flow consumes a topic.
+  const { createPubSubSubscriber } = await import('./salesforce/pubsub.ts');
+  const onEvents = createPubSubIntake({
+    store,
+    registry,
+    logger,
+    metrics,
+    onEnqueued: deps.onEnqueued
+  });
+  return topics.map((topic) => {
+    let subscriber: PubSubSubscriber | null = null;
+    const lease = new SingletonLease({
+      store,
+      name: `pubsub:${topic}`,
+      holder: deps.holder,
+      ttlMs: config.worker.subscriptionLeaseMs,
+      logger,
+      onAcquired: async () => {
+        subscriber = createPubSubSubscriber({
+          salesforce,
+          endpoint: config.values.SF_PUBSUB_ENDPOINT,
+          topic,
+          checkpoints: checkpointStore(store),
+          onEvents,
+          silenceTimeoutMs: config.values.SF_PUBSUB_SILENCE_TIMEOUT_MS,
+          logger,
+          observer: metrics,
+          ...(caCertPem !== undefined ? { caCertPem } : {})
+        });
+        await subscriber.start();
+      },
+      onLost: async () => {
+        await subscriber?.stop();
+        subscriber = null;
+      }
+    });
+    lease.start();
+    return lease;
+  });
 }
 
 /**

@@ -23,7 +23,13 @@ export interface RelayConfig {
   };
   logLevel: ConfigValues['RELAY_LOG_LEVEL'];
   store: { url: string; dlqRetentionDays: number; inboxRetentionDays: number };
-  worker: { concurrency: number; maxAttempts: number; leaseMs: number; pollMs: number };
+  worker: {
+    concurrency: number;
+    maxAttempts: number;
+    leaseMs: number;
+    pollMs: number;
+    subscriptionLeaseMs: number;
+  };
   shutdownGraceMs: number;
   security: { adminToken: string; calloutKey: string; businessEventsSecret: string };
   /** The flat, validated values: client options are derived from them in `clients.ts`. */
@@ -65,7 +71,8 @@ export function loadConfig(options: LoadConfigOptions = {}): RelayConfig {
       concurrency: values.RELAY_WORKER_CONCURRENCY,
       maxAttempts: values.RELAY_MAX_ATTEMPTS,
       leaseMs: values.RELAY_JOB_LEASE_MS,
-      pollMs: values.RELAY_WORKER_POLL_MS
+      pollMs: values.RELAY_WORKER_POLL_MS,
+      subscriptionLeaseMs: values.RELAY_SUBSCRIPTION_LEASE_MS
     },
     shutdownGraceMs: values.RELAY_SHUTDOWN_GRACE_MS,
     security: {

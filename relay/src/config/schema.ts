@@ -32,6 +32,7 @@ export const ConfigSchema = Type.Object(
     RELAY_SHUTDOWN_GRACE_MS: Millis(10_000),
     RELAY_JOB_LEASE_MS: Millis(60_000, 1_000),
     RELAY_WORKER_POLL_MS: Millis(1_000, 10),
+    RELAY_SUBSCRIPTION_LEASE_MS: Millis(30_000, 1_000),
     RELAY_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1_024, default: 1_048_576 }),
     RELAY_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 3_000 }),
     RELAY_RATE_LIMIT_WINDOW_MS: Millis(60_000, 1_000),

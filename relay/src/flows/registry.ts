@@ -11,6 +11,10 @@ export interface FlowRegistry {
   names(): string[];
   /** The flow that processes a D365 business event id, if any. */
   forBusinessEvent(businessEventId: string): Flow | undefined;
+  /** The flow that processes a Salesforce Pub/Sub topic, if any. */
+  forTopic(topic: string): Flow | undefined;
+  /** Every topic some flow consumes: the relay subscribes to each. */
+  topics(): string[];
   maxAttempts(flow: Flow): number;
 }
 
@@ -20,6 +24,7 @@ export function createFlowRegistry(
 ): FlowRegistry {
   const byName = new Map<string, Flow>();
   const byEvent = new Map<string, Flow>();
+  const byTopic = new Map<string, Flow>();
   for (const flow of flows) {
     if (!FLOW_NAME.test(flow.name)) throw new Error(`Invalid flow name: ${flow.name}`);
     if (byName.has(flow.name)) throw new Error(`Flow ${flow.name} is registered twice`);
@@ -31,11 +36,18 @@ export function createFlowRegistry(
       }
       byEvent.set(eventId, flow);
     }
+    for (const topic of flow.topics ?? []) {
+      const other = byTopic.get(topic);
+      if (other) throw new Error(`Topic ${topic} is claimed by ${other.name} and ${flow.name}`);
+      byTopic.set(topic, flow);
+    }
   }
   return {
     get: (name) => byName.get(name),
     names: () => [...byName.keys()],
     forBusinessEvent: (id) => byEvent.get(id),
+    forTopic: (topic) => byTopic.get(topic),
+    topics: () => [...byTopic.keys()],
     maxAttempts: (flow) => flow.maxAttempts ?? options.defaultMaxAttempts
   };
 }

@@ -32,5 +32,7 @@ export interface Flow {
   maxAttempts?: number;
   /** D365 business event ids (X++ class names) whose events this flow processes. */
   businessEvents?: readonly string[];
+  /** Salesforce Pub/Sub topics (e.g. `/event/D365_Account_Sync__e`) whose events it processes. */
+  topics?: readonly string[];
   handle(payload: unknown, context: FlowContext): Promise<FlowOutcome | void>;
 }

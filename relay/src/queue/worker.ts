@@ -108,7 +108,7 @@ export class Worker {
       if (free > 0) {
         try {
           const jobs = await store.claimJobs(this.id, free, leaseMs);
-          for (const job of jobs) this.#start(job);
+          for (const job of jobs) this.#launch(job);
           if (jobs.length === free) continue;
           const next = await store.nextRunAt();
           if (next !== null) waitMs = Math.min(pollMs, Math.max(0, next - Date.now()));
@@ -132,7 +132,7 @@ export class Worker {
     }
   }
 
-  #start(job: Job): void {
+  #launch(job: Job): void {
     const abort = new AbortController();
     const promise = this.#execute(job, abort.signal)
       .catch((err: unknown) => {

@@ -39,6 +39,22 @@ describe('createFlowRegistry', () => {
     );
   });
 
+  it('finds the flow of a Pub/Sub topic and lists every topic to subscribe to', () => {
+    const registry = createFlowRegistry(
+      [flow('account', { topics: ['/event/D365_Account_Sync__e'] }), flow('noop')],
+      { defaultMaxAttempts: 1 }
+    );
+    expect(registry.forTopic('/event/D365_Account_Sync__e')?.name).toBe('account');
+    expect(registry.topics()).toEqual(['/event/D365_Account_Sync__e']);
+  });
+
+  it('refuses two flows for one topic', () => {
+    const flows = [flow('a', { topics: ['/event/X__e'] }), flow('b', { topics: ['/event/X__e'] })];
+    expect(() => createFlowRegistry(flows, { defaultMaxAttempts: 1 })).toThrow(
+      'Topic /event/X__e is claimed by a and b'
+    );
+  });
+
   it('refuses a name that cannot be a metric label or URL segment', () => {
     expect(() => createFlowRegistry([flow('Bad Name')], { defaultMaxAttempts: 1 })).toThrow(
       'Invalid flow name'
