@@ -23,24 +23,29 @@ export async function postgresUnavailableReason(): Promise<string | null> {
 
 export interface TestStore {
   store: Store;
+  /** The PostgreSQL schema of this store (undefined on SQLite). */
+  schema?: string;
   dispose(): Promise<void>;
 }
 
 /** A migrated, empty store on its own SQLite file or its own PostgreSQL schema. */
 export async function openTestStore(
   backend: 'sqlite' | 'postgres',
-  now: () => number
+  now: () => number,
+  /** Join an existing PostgreSQL schema (another replica) instead of creating one. */
+  existingSchema?: string
 ): Promise<TestStore> {
   if (backend === 'sqlite') {
     const store = new SqliteStore(':memory:', { now });
     await store.migrate();
     return { store, dispose: () => store.close() };
   }
-  const schema = `relay_test_${randomUUID().replaceAll('-', '')}`;
+  const schema = existingSchema ?? `relay_test_${randomUUID().replaceAll('-', '')}`;
   const store = new PostgresStore(POSTGRES_URL, { now, schema, poolSize: 4 });
   await store.migrate();
   return {
     store,
+    schema,
     async dispose() {
       await store.close();
       const admin = new pg.Client({ connectionString: POSTGRES_URL });
