@@ -209,7 +209,13 @@ export class Domain {
     const def = this.store.table('CustomersV3').def;
     if (!v.CustomerAccount) {
       // Number sequence for customer accounts (the emulator assigns it on OData creates too).
-      v.CustomerAccount = `${settingsOf(company).customerPrefix}${pad(this.store.nextNumber(`cust:${company}`), 3)}`;
+      v.CustomerAccount = this.freeNumber(
+        'CustomersV3',
+        'CustomerAccount',
+        company,
+        `cust:${company}`,
+        (n) => `${settingsOf(company).customerPrefix}${pad(n, 3)}`
+      );
     }
     if (!v.PartyType) v.PartyType = 'Organization';
     if (v.PartyType !== 'Organization' && v.PartyType !== 'Person') {
@@ -242,7 +248,15 @@ export class Domain {
 
   private contactDefaults(v: Values, company: string, log: Infolog): void {
     const def = this.store.table('ContactPersons').def;
-    if (!v.ContactPersonId) v.ContactPersonId = pad(this.store.nextNumber(`contact:${company}`), 6);
+    if (!v.ContactPersonId) {
+      v.ContactPersonId = this.freeNumber(
+        'ContactPersons',
+        'ContactPersonId',
+        company,
+        `contact:${company}`,
+        (n) => pad(n, 6)
+      );
+    }
     v.ContactPersonPartyNumber = pad(this.store.nextNumber('party'), 9);
     if (
       v.AssociatedPartyNumber &&
@@ -257,7 +271,13 @@ export class Domain {
   private orderDefaults(v: Values, company: string, log: Infolog): void {
     const def = this.store.table('SalesOrderHeadersV2').def;
     if (!v.SalesOrderNumber)
-      v.SalesOrderNumber = pad(this.store.nextNumber(`salesorder:${company}`), 6);
+      v.SalesOrderNumber = this.freeNumber(
+        'SalesOrderHeadersV2',
+        'SalesOrderNumber',
+        company,
+        `salesorder:${company}`,
+        (n) => pad(n, 6)
+      );
     v.SalesOrderStatus = 'Backorder';
     v.SalesOrderProcessingStatus = 'Active';
     v.OrderCreationDateTime = nowDateTime();
@@ -464,6 +484,23 @@ export class Domain {
       OrderTotalDiscountAmount: round2(discount),
       OrderTotalTaxAmount: round2(total * settingsOf(String(line.dataAreaId)).taxRate)
     });
+  }
+
+  /**
+   * Next number of a sequence that no row uses yet: values entered by hand (manual numbers,
+   * DMF imports) are skipped rather than failing a later create as a duplicate.
+   */
+  private freeNumber(
+    set: string,
+    field: string,
+    company: string,
+    sequence: string,
+    format: (n: number) => string
+  ): string {
+    for (;;) {
+      const candidate = format(this.store.nextNumber(sequence));
+      if (!this.find(set, { dataAreaId: company, [field]: candidate })) return candidate;
+    }
   }
 
   // ---- lookups ------------------------------------------------------------------------------

@@ -39,6 +39,32 @@ describe('POST', () => {
     );
   });
 
+  it('skips sequence numbers already taken by manually numbered customers', async () => {
+    const first = String(
+      (
+        await api.post('/data/CustomersV3', { OrganizationName: 'Seq A', CustomerGroupId: '10' })
+      ).json().CustomerAccount
+    );
+    const manual = `US-${String(Number(first.slice(3)) + 1).padStart(3, '0')}`;
+    expect(
+      (
+        await api.post('/data/CustomersV3', {
+          CustomerAccount: manual,
+          OrganizationName: 'Manual',
+          CustomerGroupId: '10'
+        })
+      ).status
+    ).toBe(201);
+    const next = await api.post('/data/CustomersV3', {
+      OrganizationName: 'Seq B',
+      CustomerGroupId: '10'
+    });
+    expect(next.status).toBe(201);
+    expect(next.json().CustomerAccount).toBe(
+      `US-${String(Number(first.slice(3)) + 2).padStart(3, '0')}`
+    );
+  });
+
   it('creates in the company named by dataAreaId in the body', async () => {
     const r = await api.post('/data/CustomersV3', {
       dataAreaId: 'DEMF',
