@@ -191,6 +191,12 @@ export class Control {
     };
   }
 
+  /** Zeroes the counters only (data, faults and throttling stay as they are). */
+  resetCounters(): void {
+    this.d.counters.reset();
+    this.d.throttle.rejected = 0;
+  }
+
   /** Back to the start state: seed data, no faults, no throttling, no endpoints, zero counters. */
   reset(): void {
     this.d.faults.clear();

@@ -366,6 +366,7 @@ function registerControlRoutes(
   type Body<T extends (arg: never) => unknown> = Parameters<T>[0];
   route('GET', '/counters', () => control.counters());
   route('POST', '/reset', () => control.reset());
+  route('POST', '/counters/reset', () => control.resetCounters());
   route('POST', '/invoices', (req) =>
     control.postInvoice(json(req) as Body<Control['postInvoice']>)
   );

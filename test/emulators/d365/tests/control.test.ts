@@ -95,6 +95,12 @@ describe('control API over HTTP', () => {
     expect(counters).toMatchObject({ throttled: 1, requests: { LegalEntities: { GET: 1 } } });
   });
 
+  it('zeroes the counters on request', async () => {
+    await api.get('/data/LegalEntities');
+    expect((await post('/counters/reset', {})).status).toBe(204);
+    expect(emu.control.counters().requests).toEqual({});
+  });
+
   it('reads and inserts data directly', async () => {
     const created = await post('/data/CustomerGroups', {
       CustomerGroupId: 'CTL',
