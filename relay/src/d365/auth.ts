@@ -126,14 +126,19 @@ function axiosNetworkModule(http: HttpClient): INetworkModule {
   };
   return {
     async sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions, timeout?: number) {
-      const response = await http.axios.get(url, {
+      const response = await http.request({
+        method: 'GET',
+        url,
         headers: options?.headers ?? {},
         ...(timeout ? { timeout } : {})
       });
       return toResponse<T>(response);
     },
     async sendPostRequestAsync<T>(url: string, options?: NetworkRequestOptions) {
-      const response = await http.axios.post(url, options?.body ?? '', {
+      const response = await http.request({
+        method: 'POST',
+        url,
+        data: options?.body ?? '',
         headers: options?.headers ?? {}
       });
       return toResponse<T>(response);

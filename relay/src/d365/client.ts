@@ -195,7 +195,7 @@ export function createD365Client(options: D365ClientOptions): D365Client {
       const token = await tokens.getToken();
       let response: RawResponse;
       try {
-        response = await http.axios.request({
+        response = await http.request({
           method: spec.method,
           url: spec.url,
           headers: { ...JSON_HEADERS, ...spec.headers, Authorization: `Bearer ${token}` },
@@ -320,7 +320,7 @@ export function createD365Client(options: D365ClientOptions): D365Client {
       async () => {
         let result: RawResponse;
         try {
-          result = await http.axios.get(url, { responseType: 'arraybuffer' });
+          result = await http.request({ method: 'GET', url, responseType: 'arraybuffer' });
         } catch (error) {
           throw networkError({ operation }, error);
         }
@@ -441,7 +441,10 @@ export function createD365Client(options: D365ClientOptions): D365Client {
         async () => {
           let response: RawResponse;
           try {
-            response = await http.axios.put(blobUrl, Buffer.from(zip), {
+            response = await http.request({
+              method: 'PUT',
+              url: blobUrl,
+              data: Buffer.from(zip),
               headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Type': 'application/zip' }
             });
           } catch (error) {

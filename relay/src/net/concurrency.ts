@@ -4,8 +4,9 @@
  * Two knobs adapt together:
  * - the concurrency window: +1 per window's worth of successes (additive), x `decreaseFactor` on 429;
  * - the pacing rate (requests/s): unbounded until the first 429 (slow start), then set to the rate
- *   observed over the last second x `decreaseFactor`, and raised by `increasePerSecond` every second
- *   without a 429 (additive).
+ *   the server actually accepted over the last second (successful calls) x `decreaseFactor`, and
+ *   raised by `increasePerSecond` every second without a 429 (additive). Measuring accepted calls,
+ *   not sent ones, lands near the server's capacity in one step even from a far overshoot.
  * Both are needed: against a fast server a concurrency of 1 can already exceed the allowed rate, and
  * against a slow one the window is what bounds load. With `decreaseFactor` 0.95 the rate oscillates
  * between 95% and 100% of what the server allows, so sustained load stays near the limit with few 429s.
@@ -40,6 +41,7 @@ export interface LimiterState {
 }
 
 const RATE_WINDOW_MS = 1_000;
+const SLOW_START_EXIT_COOLDOWN_MS = 100;
 
 export class AdaptiveLimiter {
   readonly #options: Required<Omit<AdaptiveLimiterOptions, 'observer'>> & {
@@ -52,8 +54,9 @@ export class AdaptiveLimiter {
   #lastDecreaseAt = -Infinity;
   #nextStartAt = 0;
   #successesSinceIncrease = 0;
-  #firstStartAt: number | undefined;
-  readonly #recentStarts: number[] = [];
+  #firstSuccessAt: number | undefined;
+  #decreases = 0;
+  readonly #recentSuccesses: number[] = [];
   readonly #waiters: Array<() => void> = [];
   #timer: NodeJS.Timeout | undefined;
 
@@ -64,7 +67,7 @@ export class AdaptiveLimiter {
       decreaseFactor: 0.95,
       increasePerSecond: 2,
       minRatePerSecond: 1,
-      decreaseCooldownMs: 1_000,
+      decreaseCooldownMs: 250,
       now: () => performance.now(),
       ...options
     };
@@ -125,7 +128,6 @@ export class AdaptiveLimiter {
       }
       const waiter = this.#waiters.shift() as () => void;
       this.#inFlight += 1;
-      this.#recordStart(now);
       if (Number.isFinite(this.#rate)) {
         this.#nextStartAt =
           Math.max(this.#nextStartAt, now - 1000 / this.#rate) + 1000 / this.#rate;
@@ -149,7 +151,10 @@ export class AdaptiveLimiter {
     this.#inFlight -= 1;
     const now = this.#options.now();
     if (outcome === 'throttled') this.#decrease(now);
-    else if (outcome === 'success') this.#increaseWindow();
+    else if (outcome === 'success') {
+      this.#recordSuccess(now);
+      this.#increaseWindow();
+    }
     this.#drain();
   }
 
@@ -172,15 +177,35 @@ export class AdaptiveLimiter {
     if (!Number.isFinite(this.#rate)) return;
     const elapsedMs = now - this.#lastRateIncreaseAt;
     if (elapsedMs < 100) return;
-    this.#rate += (this.#options.increasePerSecond * elapsedMs) / 1000;
+    // The longer no 429 has come, the faster the probe upward: 1x the step for the first 2 s, doubling
+    // every further second (capped at 16x), so an over-cautious cut is recovered in seconds, not minutes.
+    const quietSeconds = (now - this.#lastDecreaseAt) / 1000;
+    const boost = Math.min(16, 2 ** Math.max(0, Math.floor(quietSeconds) - 2));
+    this.#rate += (this.#options.increasePerSecond * boost * elapsedMs) / 1000;
     this.#lastRateIncreaseAt = now;
   }
 
   #decrease(now: number): void {
-    if (now - this.#lastDecreaseAt < this.#options.decreaseCooldownMs) return;
+    const sinceLastDecrease = now - this.#lastDecreaseAt;
+    // Leaving slow start, the first estimate is inflated by whatever burst the server allowed, so the
+    // second look comes sooner.
+    const cooldown =
+      this.#decreases === 1 ? SLOW_START_EXIT_COOLDOWN_MS : this.#options.decreaseCooldownMs;
+    if (sinceLastDecrease < cooldown) return;
+    this.#decreases += 1;
+    // Within a throttling episode the server's bucket is empty, so the successes since the previous
+    // decrease measure its refill rate exactly; a plain last-second window would include an initial burst.
+    const windowMs = sinceLastDecrease <= 2 * RATE_WINDOW_MS ? sinceLastDecrease : RATE_WINDOW_MS;
     this.#lastDecreaseAt = now;
     const factor = this.#options.decreaseFactor;
-    const observed = this.#observedRate(now);
+    // A short window is noisy; one step never cuts below half of what the last second accepted (as TCP halves).
+    const lastSecond = this.#observedRate(now, RATE_WINDOW_MS);
+    // Leaving slow start the last second's count includes whatever burst the server allowed, so the first
+    // cut halves it (as TCP does); later cuts use the accepted rate, never cutting below half in one step.
+    const observed =
+      this.#decreases === 1
+        ? lastSecond / 2
+        : Math.max(this.#observedRate(now, windowMs), lastSecond / 2);
     const base = Number.isFinite(this.#rate) ? Math.min(this.#rate, observed) : observed;
     this.#rate = Math.max(this.#options.minRatePerSecond, base * factor);
     this.#lastRateIncreaseAt = now;
@@ -192,23 +217,23 @@ export class AdaptiveLimiter {
     });
   }
 
-  #recordStart(now: number): void {
-    this.#firstStartAt ??= now;
-    this.#recentStarts.push(now);
+  #recordSuccess(now: number): void {
+    this.#firstSuccessAt ??= now;
+    this.#recentSuccesses.push(now);
     while (
-      this.#recentStarts.length > 0 &&
-      (this.#recentStarts[0] as number) < now - RATE_WINDOW_MS
+      this.#recentSuccesses.length > 0 &&
+      (this.#recentSuccesses[0] as number) < now - 2 * RATE_WINDOW_MS
     ) {
-      this.#recentStarts.shift();
+      this.#recentSuccesses.shift();
     }
   }
 
-  #observedRate(now: number): number {
-    const windowStart = now - RATE_WINDOW_MS;
+  #observedRate(now: number, windowMs: number): number {
+    const windowStart = now - windowMs;
     let count = 0;
-    for (const at of this.#recentStarts) if (at >= windowStart) count += 1;
-    // Early on the window is shorter than a second; dividing by a full second would underestimate the rate.
-    const spanMs = Math.max(50, Math.min(RATE_WINDOW_MS, now - (this.#firstStartAt ?? now)));
+    for (const at of this.#recentSuccesses) if (at > windowStart) count += 1;
+    // Early on the window is shorter than asked; dividing by the full window would underestimate the rate.
+    const spanMs = Math.max(50, Math.min(windowMs, now - (this.#firstSuccessAt ?? now)));
     return Math.max(this.#options.minRatePerSecond, (count * 1000) / spanMs);
   }
 }

@@ -4,7 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import axios from 'axios';
-import type { AxiosInstance } from 'axios';
+import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 
 export interface HttpClientOptions {
   baseURL?: string;
@@ -18,8 +18,9 @@ export interface HttpClientOptions {
 }
 
 export interface HttpClient {
+  /** Every call goes through here: it carries the hard timeout. */
+  request<T = unknown>(config: AxiosRequestConfig): Promise<AxiosResponse<T>>;
   readonly axios: AxiosInstance;
-  readonly httpsAgent: https.Agent;
   close(): void;
 }
 
@@ -47,17 +48,23 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     maxContentLength: Infinity,
     proxy: false
   });
-  instance.interceptors.request.use((config) => {
-    // axios' own `timeout` only bounds idle sockets in Node; the signal bounds the whole exchange.
-    const deadline = AbortSignal.timeout(options.timeoutMs);
-    config.signal = config.signal
-      ? AbortSignal.any([config.signal as AbortSignal, deadline])
-      : deadline;
-    return config;
-  });
   return {
+    async request<T>(config: AxiosRequestConfig): Promise<AxiosResponse<T>> {
+      // axios' own `timeout` only bounds idle sockets in Node; this bounds the whole exchange. A plain timer
+      // cleared on completion keeps nothing alive afterwards (AbortSignal.timeout would hold every signal
+      // for the full timeout: thousands of them under sustained load).
+      const controller = new AbortController();
+      const timer = setTimeout(
+        () => controller.abort(new Error(`request timed out after ${options.timeoutMs} ms`)),
+        options.timeoutMs
+      );
+      try {
+        return await instance.request<T>({ ...config, signal: controller.signal });
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     axios: instance,
-    httpsAgent,
     close() {
       httpAgent.destroy();
       httpsAgent.destroy();

@@ -81,16 +81,15 @@ export function createSalesforceAuth(options: SalesforceAuthOptions): Salesforce
     const body = await tokenRequestBody();
     let response;
     try {
-      response = await options.http.axios.post(
-        `${loginUrl}/services/oauth2/token`,
-        body.toString(),
-        {
-          headers: {
-            'Content-Type': 'application/x-www-form-urlencoded',
-            Accept: 'application/json'
-          }
+      response = await options.http.request({
+        method: 'POST',
+        url: `${loginUrl}/services/oauth2/token`,
+        data: body.toString(),
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Accept: 'application/json'
         }
-      );
+      });
     } catch (error) {
       const code = (error as { code?: string }).code;
       throw new ClientError(

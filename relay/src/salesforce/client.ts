@@ -227,7 +227,7 @@ export function createSalesforceClient(options: SalesforceClientOptions): Salesf
       const started = performance.now();
       let response: RawResponse;
       try {
-        response = await http.axios.request({
+        response = await http.request({
           method: spec.method,
           url: `${session.instanceUrl}${spec.path}`,
           headers: {
@@ -513,7 +513,9 @@ export function createSalesforceClient(options: SalesforceClientOptions): Salesf
     async checkCredentials() {
       const session = await auth.session();
       // userinfo proves the token works and, unlike REST resources, does not count against the API allowance.
-      const response = await http.axios.get(`${session.instanceUrl}/services/oauth2/userinfo`, {
+      const response = await http.request({
+        method: 'GET',
+        url: `${session.instanceUrl}/services/oauth2/userinfo`,
         headers: { Authorization: `Bearer ${session.accessToken}`, Accept: 'application/json' }
       });
       if (response.status === 401 || response.status === 403) {

@@ -34,11 +34,11 @@ describe('D365 auth', () => {
   });
 
   it('renews the token before it expires, so no request is answered 401', async () => {
-    const short = await startD365({ tokenLifetimeSeconds: 2 });
+    const short = await startD365({ tokenLifetimeSeconds: 4 });
     try {
-      const client = short.client({ tokenRenewBeforeMs: 1_000 });
+      const client = short.client({ tokenRenewBeforeMs: 2_500 });
       await client.get('CustomerGroups', group('10'));
-      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      await new Promise((resolve) => setTimeout(resolve, 1_600));
       await client.get('CustomerGroups', group('10'));
       const counters = short.emulator.control.counters();
       expect(counters.tokensIssued).toBe(2);

@@ -41,7 +41,7 @@ describe('AdaptiveLimiter', () => {
     expect(limiter.state().concurrencyLimit).toBe(3);
   });
 
-  it('cuts the window and starts pacing at the observed rate on a 429 (multiplicative decrease)', async () => {
+  it('on the first 429 cuts the window and paces at half the accepted rate, as a burst may have inflated it', async () => {
     const time = clock();
     const limits: number[] = [];
     const limiter = new AdaptiveLimiter({
@@ -62,9 +62,38 @@ describe('AdaptiveLimiter', () => {
       () => 'throttled'
     );
     expect(limiter.state().concurrencyLimit).toBe(20);
-    // 11 starts within the 900 ms since the first one: 12.2/s, halved.
-    expect(limiter.state().ratePerSecond).toBeCloseTo(6.1, 1);
+    // 10 successes within the 900 ms since the first one: 11.1/s; halved, then x 0.5 decrease factor.
+    expect(limiter.state().ratePerSecond).toBeCloseTo(2.78, 1);
     expect(limits.at(-1)).toBe(20);
+  });
+
+  it('on later 429s paces at the rate accepted since the previous cut', async () => {
+    const time = clock();
+    const limiter = new AdaptiveLimiter({
+      system: 'd365',
+      maxConcurrency: 40,
+      initialConcurrency: 40,
+      decreaseFactor: 1,
+      now: time.now
+    });
+    for (let i = 0; i < 10; i += 1) {
+      time.advance(100);
+      await limiter.run(async () => undefined, success);
+    }
+    await limiter.run(
+      async () => undefined,
+      () => 'throttled'
+    );
+    for (let i = 0; i < 5; i += 1) {
+      time.advance(200);
+      await limiter.run(async () => undefined, success);
+    }
+    await limiter.run(
+      async () => undefined,
+      () => 'throttled'
+    );
+    // 5 successes in the second since the first cut: the server accepts 5/s.
+    expect(limiter.state().ratePerSecond).toBeCloseTo(5, 5);
   });
 
   it('ignores further 429s within the cooldown, as they were sent at the old rate', async () => {

@@ -1,0 +1,182 @@
+/**
+ * Sustained load through the relay's D365 client against the D365 emulator throttled to a fixed capacity.
+ * Prints the achieved rate as a share of what the emulator allows, the share of requests answered 429
+ * and the client process's peak RSS. The emulator runs in a child process so its memory is not counted.
+ *
+ *   npm run bench:d365-throttle -- [--rate 200] [--seconds 20] [--callers 64] [--max-concurrency 16]
+ *
+ * It runs on Node's own type stripping (no tsx), as the relay's sources are erasable-syntax TypeScript.
+ */
+
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { createD365Client } from '../../relay/src/d365/index.ts';
+import { isClientError } from '../../relay/src/net/errors.ts';
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '20' },
+    callers: { type: 'string', default: '64' },
+    'max-concurrency': { type: 'string', default: '16' }
+  }
+});
+const rate = Number(values.rate);
+const seconds = Number(values.seconds);
+const callers = Number(values.callers);
+const maxConcurrency = Number(values['max-concurrency']);
+
+interface EmulatorInfo {
+  url: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+const workdir = mkdtempSync(path.join(tmpdir(), 'd365-throttle-'));
+const caFile = path.join(workdir, 'ca.pem');
+const clientId = randomUUID();
+const clientSecret = randomUUID();
+const child = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    'test/emulators/d365/cli.ts',
+    '--port',
+    '0',
+    '--client-id',
+    clientId,
+    '--client-secret',
+    clientSecret,
+    '--ca-file',
+    caFile
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] }
+);
+
+async function emulatorInfo(): Promise<EmulatorInfo> {
+  let buffer = '';
+  for await (const chunk of child.stdout) {
+    buffer += String(chunk);
+    const start = buffer.indexOf('{');
+    for (
+      let end = buffer.indexOf('}', start);
+      start >= 0 && end >= 0;
+      end = buffer.indexOf('}', end + 1)
+    ) {
+      try {
+        return JSON.parse(buffer.slice(start, end + 1)) as EmulatorInfo;
+      } catch {
+        // Not the whole object yet.
+      }
+    }
+  }
+  throw new Error('The D365 emulator exited before printing its URL');
+}
+
+function control(
+  info: EmulatorInfo,
+  ca: string,
+  method: string,
+  route: string,
+  body?: unknown
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const request = https.request(
+      `${info.url}/_emulator${route}`,
+      { method, ca, headers: { 'Content-Type': 'application/json' } },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk) => (text += String(chunk)));
+        response.on('end', () => resolve(text ? JSON.parse(text) : undefined));
+      }
+    );
+    request.on('error', reject);
+    request.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+try {
+  const info = await emulatorInfo();
+  const ca = readFileSync(caFile, 'utf8');
+  await control(info, ca, 'PUT', '/throttling', { requestsPerSecond: rate });
+  const statuses = new Map<string, number>();
+  const client = createD365Client({
+    environmentUrl: info.url,
+    tenantId: info.tenantId,
+    clientId: info.clientId,
+    clientSecret: info.clientSecret,
+    authorityHost: info.url,
+    caCertPem: ca,
+    maxConcurrency,
+    logger: pino({ level: 'silent' }),
+    observer: {
+      request: (e) => statuses.set(String(e.status), (statuses.get(String(e.status)) ?? 0) + 1)
+    }
+  });
+  await client.checkCredentials();
+  await control(info, ca, 'POST', '/counters/reset').catch(() => undefined);
+  statuses.clear();
+
+  let succeeded = 0;
+  let failed = 0;
+  const baselineRss = process.memoryUsage().rss;
+  let peakRss = baselineRss;
+  let peakHeap = process.memoryUsage().heapUsed;
+  const sampler = setInterval(() => {
+    const usage = process.memoryUsage();
+    peakRss = Math.max(peakRss, usage.rss);
+    peakHeap = Math.max(peakHeap, usage.heapUsed);
+  }, 200);
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const key = { dataAreaId: 'usmf', CustomerGroupId: '10' };
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (performance.now() < deadline) {
+        try {
+          await client.get('CustomerGroups', key);
+          succeeded += 1;
+        } catch (error) {
+          failed += 1;
+          if (!isClientError(error) || error.kind !== 'throttled') throw error;
+        }
+      }
+    })
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
+  const sent = [...statuses.values()].reduce((a, b) => a + b, 0);
+  const throttled = statuses.get('429') ?? 0;
+  // The emulator's bucket starts full (one second of capacity), so that much more is allowed over the run.
+  const allowed = rate + rate / elapsed;
+  const achieved = succeeded / elapsed;
+  console.log(
+    `D365 throttle benchmark: capacity ${rate} req/s, ${seconds} s, ${callers} callers, client max concurrency ${maxConcurrency}`
+  );
+  console.log(
+    `  achieved        ${achieved.toFixed(1)} req/s = ${((achieved / allowed) * 100).toFixed(1)}% of allowed ${allowed.toFixed(1)} req/s ` +
+      `(capacity plus the initial bucket; ${((achieved / rate) * 100).toFixed(1)}% of the nominal ${rate} req/s; target >= 95%)`
+  );
+  console.log(
+    `  answered 429    ${throttled} of ${sent} requests = ${((throttled / Math.max(1, sent)) * 100).toFixed(2)}% (target <= 1%)`
+  );
+  console.log(`  failed calls    ${failed} (throttled after retries)`);
+  console.log(
+    `  peak RSS        ${mb(peakRss)} MB (client process; target <= 150 MB); ${mb(baselineRss)} MB before the load; peak heap used ${mb(peakHeap)} MB`
+  );
+  console.log(`  final limiter   ${JSON.stringify(client.limiter())}`);
+  await client.close();
+} finally {
+  child.kill('SIGTERM');
+  rmSync(workdir, { recursive: true, force: true });
+}
