@@ -607,6 +607,7 @@ function readRows(text: string, format: string): Array<Record<string, string>> {
   // A flat attribute scan: the data file is one element per record, attributes only.
   const rows: Array<Record<string, string>> = [];
   for (const el of text.matchAll(ELEMENT)) {
+    if (el[1] === 'Document') continue;
     const row: Record<string, string> = {};
     for (const a of el[2]!.matchAll(ATTR)) row[a[1]!] = unescapeXml(a[2]!);
     rows.push(row);
