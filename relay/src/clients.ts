@@ -100,7 +100,9 @@ export type SessionProvider = Pick<SalesforceClient, 'session' | 'invalidateSess
 
 export function providesSession(client: SystemClient): client is SystemClient & SessionProvider {
   const candidate = client as Partial<SessionProvider>;
-  return typeof candidate.session === 'function' && typeof candidate.invalidateSession === 'function';
+  return (
+    typeof candidate.session === 'function' && typeof candidate.invalidateSession === 'function'
+  );
 }
 
 /** Builds both clients from configuration (the server's default when none are injected). */
