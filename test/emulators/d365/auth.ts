@@ -97,6 +97,13 @@ export class Authority {
       .sign(this.privateKey);
   }
 
+  /** Claims of a token verified before and not yet expired (the synchronous fast path). */
+  cached(authorization: string | undefined): TokenClaims | undefined {
+    if (!authorization?.startsWith('Bearer ')) return undefined;
+    const claims = this.verified.get(authorization.slice(7).trim());
+    return claims && claims.exp > Date.now() / 1000 ? claims : undefined;
+  }
+
   /** Bearer check: signature, issuer, audience = environment URL exactly, expiry. */
   async verify(authorization: string | undefined): Promise<TokenClaims | undefined> {
     if (!authorization || !authorization.startsWith('Bearer ')) return undefined;

@@ -171,6 +171,7 @@ export async function start(options: StartOptions = {}): Promise<D365Emulator> {
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Idle keep-alive longer than clients' pools keep sockets, so clients never reuse a closed one.
     keepAliveTimeout: 72_000,
     ...(pem ? { https: { key: pem.key, cert: pem.cert } } : {})
   }) as unknown as FastifyInstance;
@@ -184,7 +185,9 @@ export async function start(options: StartOptions = {}): Promise<D365Emulator> {
     req: FastifyRequest,
     reply: FastifyReply
   ): Promise<FastifyReply | undefined> => {
-    const claims = await authority.verify(req.headers.authorization);
+    const claims =
+      authority.cached(req.headers.authorization) ??
+      (await authority.verify(req.headers.authorization));
     if (!claims) {
       counters.unauthorized++;
       // F&O's 401 body is UNCONFIRMED (§4): an empty body with the RFC 6750 challenge.

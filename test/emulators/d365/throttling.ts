@@ -31,6 +31,8 @@ export interface ThrottlingConfig {
   userLimits?: boolean | Partial<UserLimits>;
 }
 
+const NOTHING_TO_END = (): void => {};
+
 export interface Rejection {
   retryAfter: number;
   message: string;
@@ -157,7 +159,7 @@ export class Throttle {
    */
   begin(userKey: string): Rejection | (() => void) {
     const limits = this.userLimits();
-    if (!limits) return () => {};
+    if (!limits) return NOTHING_TO_END;
     let w = this.users.get(userKey);
     if (!w) this.users.set(userKey, (w = new UserWindow(limits.windowSeconds)));
     const started = Date.now();
