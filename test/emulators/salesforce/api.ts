@@ -10,21 +10,37 @@ import type { ObjectModel } from './model.ts';
 import type { ApiKind, Org } from './org.ts';
 import { EventValidationError } from './pubsub/event-bus.ts';
 import type { EventBus } from './pubsub/event-bus.ts';
-import { executeSoql, parseSoql, SoqlError } from './soql.ts';
+import { columnMetadata, executeSoql, parseSoql, SoqlError } from './soql.ts';
 import type { DmlContext, DmlResult, SfRecord, UpsertOutcome } from './store.ts';
 import { toWire } from './values.ts';
 
-/** API versions served (Summer '23 … Summer '25); the relay pins v62.0. */
-export const SUPPORTED_VERSIONS = ['58.0', '59.0', '60.0', '61.0', '62.0', '63.0', '64.0'];
-const RELEASE_LABELS: Record<string, string> = {
-  '58.0': "Summer '23",
-  '59.0': "Winter '24",
-  '60.0': "Spring '24",
-  '61.0': "Summer '24",
-  '62.0': "Winter '25",
-  '63.0': "Spring '25",
-  '64.0': "Summer '25"
+/**
+ * API versions served: 31.0 (Summer '14, the oldest a live org still lists) to 64.0 (Summer '25).
+ * The relay pins v62.0; the Salesforce CLI asks for v51.0 when it resolves a username.
+ */
+const OLDEST_VERSION = 31;
+const NEWEST_VERSION = 64;
+export const SUPPORTED_VERSIONS = Array.from(
+  { length: NEWEST_VERSION - OLDEST_VERSION + 1 },
+  (_, i) => `${OLDEST_VERSION + i}.0`
+);
+/** Features by the version that introduced them (REST API Developer Guide, resource pages). */
+export const SINCE = {
+  composite: 38,
+  collections: 42,
+  collectionsUpsert: 46,
+  /** Upsert answers 200 with a body (and `created`) on updates; 204 before. */
+  upsertBody: 46,
+  bulkV2: 41
 };
+
+/** v62.0 is Winter '25; three releases a year: Winter, Spring, Summer. */
+function releaseLabel(version: number): string {
+  const k = version - 62;
+  const season = ['Winter', 'Spring', 'Summer'][((k % 3) + 3) % 3];
+  return `${season} '${25 + Math.floor(k / 3)}`;
+}
+
 /** "The default batch size for a query is 2,000 records" (REST API, Query). */
 export const QUERY_BATCH_SIZE = 2000;
 const MIN_QUERY_BATCH_SIZE = 200;
@@ -94,7 +110,7 @@ export function dmlContext(req: ApiRequest): DmlContext {
 
 export function versionList(baseUrl = ''): unknown[] {
   return SUPPORTED_VERSIONS.map((v) => ({
-    label: RELEASE_LABELS[v],
+    label: releaseLabel(Number(v)),
     url: `${baseUrl}/services/data/v${v}`,
     version: v
   }));
@@ -130,9 +146,11 @@ export async function dispatch(ctx: ApiContext, req: ApiRequest): Promise<ApiRes
         ? { status: 200, body: limits(ctx.org) }
         : methodNotAllowed(req.method, ['GET']);
     case 'composite':
-      return ctx.composite(ctx.org, req, segments);
+      return Number(req.version) < SINCE.composite
+        ? notFound()
+        : ctx.composite(ctx.org, req, segments);
     case 'jobs':
-      return ctx.bulk(ctx.org, req, segments);
+      return Number(req.version) < SINCE.bulkV2 ? notFound() : ctx.bulk(ctx.org, req, segments);
     default:
       return notFound();
   }
@@ -224,7 +242,10 @@ async function sobjects(
     if (!isPlainObject(req.body)) return jsonBodyError();
     const outcome = org.db.upsert(object.name, extField.name, third, req.body, ctxDml);
     if (!outcome.ok) return dmlResponse(outcome, req, object);
-    // Every served version is 46.0+: "the HTTP status code is 200 … created parameter is present".
+    if (Number(req.version) < SINCE.upsertBody) {
+      // "In API version 45.0 and earlier, the HTTP status code is 204 (No Content)"; no `created`.
+      return outcome.created ? { status: 201, body: okBody(outcome.id) } : { status: 204 };
+    }
     return {
       status: outcome.created ? 201 : 200,
       body: { ...okBody(outcome.id), created: outcome.created }
@@ -432,6 +453,7 @@ function query(org: Org, req: ApiRequest, segments: string[], all: boolean): Api
   try {
     const now = Date.now();
     const parsed = parseSoql(org.db, soql, now);
+    if (req.query.get('columns') === 'true') return { status: 200, body: columnMetadata(parsed) };
     const result = executeSoql(org.db, parsed, { includeDeleted: all, version: req.version });
     const batchSize = batchSizeFrom(req);
     if (result.records.length <= batchSize) {

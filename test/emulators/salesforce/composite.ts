@@ -11,7 +11,8 @@ import {
   isPlainObject,
   notFound,
   publishEvent,
-  recordBody
+  recordBody,
+  SINCE
 } from './api.ts';
 import type { ObjectModel } from './model.ts';
 import type { Org } from './org.ts';
@@ -57,7 +58,13 @@ export function compositeHandler(ctx: () => ApiContext) {
         };
       return { ...(await composite(ctx(), req)), kind: 'composite' };
     }
-    if (second === 'sobjects') return { ...collections(ctx(), req, segments), kind: 'collections' };
+    if (second === 'sobjects') {
+      const version = Number(req.version);
+      const upsert = segments.length === 4;
+      if (version < SINCE.collections || (upsert && version < SINCE.collectionsUpsert))
+        return notFound();
+      return { ...collections(ctx(), req, segments), kind: 'collections' };
+    }
     if (second === 'batch' && segments.length === 2 && req.method === 'POST') {
       return { ...(await batch(ctx(), req)), kind: 'composite' };
     }

@@ -31,7 +31,9 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: BODY_LIMIT,
-    keepAliveTimeout: 65_000
+    keepAliveTimeout: 65_000,
+    // Clients that keep the instance URL with a trailing slash (the Salesforce CLI) send `//services/…`.
+    routerOptions: { ignoreDuplicateSlashes: true }
   });
   // Bodies stay strings: OAuth is form-encoded, Bulk is CSV, and JSON errors need Salesforce's shape.
   app.removeAllContentTypeParsers();
@@ -99,7 +101,7 @@ async function handleApi(
   const { org } = ctx;
   const url = request.url;
   const q = url.indexOf('?');
-  const pathname = q === -1 ? url : url.slice(0, q);
+  const pathname = (q === -1 ? url : url.slice(0, q)).replace(/\/{2,}/g, '/');
   const m = /^\/services\/data\/v(\d+\.\d)(\/.*)?$/.exec(pathname);
   if (!m || !SUPPORTED_VERSIONS.includes(m[1] as string)) {
     return send(

@@ -998,3 +998,83 @@ export function selectColumns(
     };
   });
 }
+
+const APEX_TYPES: Record<string, string> = {
+  id: 'Id',
+  reference: 'Id',
+  boolean: 'Boolean',
+  double: 'Double',
+  currency: 'Decimal',
+  percent: 'Decimal',
+  int: 'Integer',
+  date: 'Date',
+  datetime: 'Datetime',
+  time: 'Time'
+};
+
+function column(f: FieldModel, columnName: string, displayName: string): Record<string, unknown> {
+  const numeric = ['double', 'currency', 'percent', 'int'].includes(f.type);
+  return {
+    aggregate: false,
+    apexType: APEX_TYPES[f.type] ?? 'String',
+    booleanType: f.type === 'boolean',
+    columnName,
+    custom: f.custom,
+    displayName,
+    foreignKeyName: null,
+    insertable: f.createable,
+    joinColumns: [],
+    numberType: numeric,
+    textType: !numeric && !(f.type in APEX_TYPES),
+    updatable: f.updateable
+  };
+}
+
+/**
+ * The column description `/query?q=…&columns=true` returns (what the Salesforce CLI's
+ * `sf data query` reads before running the query): parent paths nest as joinColumns.
+ */
+export function columnMetadata(q: ParsedQuery): Record<string, unknown> {
+  const columns: Record<string, unknown>[] = [];
+  const byRelationship = new Map<string, Record<string, unknown>>();
+  for (const item of q.select) {
+    if (item.kind === 'subquery') {
+      const sub = columnMetadata(item.query).columnMetadata as Record<string, unknown>[];
+      columns.push({
+        ...column(
+          item.query.object.fields[0] as FieldModel,
+          item.relationship.relationshipName,
+          item.relationship.relationshipName
+        ),
+        aggregate: true,
+        apexType: null,
+        joinColumns: sub
+      });
+      continue;
+    }
+    const { hops, field } = item.path;
+    let siblings = columns;
+    let prefix = '';
+    for (const hop of hops) {
+      const name = hop.relationshipName as string;
+      prefix = prefix ? `${prefix}.${name}` : name;
+      let parent = byRelationship.get(prefix);
+      if (!parent) {
+        parent = { ...column(hop, name, prefix), apexType: null, joinColumns: [] };
+        byRelationship.set(prefix, parent);
+        siblings.push(parent);
+      }
+      siblings = parent.joinColumns as Record<string, unknown>[];
+    }
+    siblings.push(column(field, field.name, prefix ? `${prefix}.${field.name}` : field.name));
+  }
+  return {
+    columnMetadata: columns,
+    entityName: q.object.name,
+    groupBy: false,
+    idSelected: q.select.some(
+      (s) => s.kind === 'field' && s.path.hops.length === 0 && s.path.field.type === 'id'
+    ),
+    keyPrefix: q.object.keyPrefix
+  };
+}

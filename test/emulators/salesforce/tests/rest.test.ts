@@ -264,19 +264,20 @@ describe('upsert by External ID', () => {
     });
   });
 
-  it('answers 200 with a body on the oldest served version (46.0+ behaviour)', async () => {
-    await h.api('PATCH', '/sobjects/Account/D365_Customer_Number__c/C7', { Name: 'A' });
-    const res = await call(
-      `${h.emu.instanceUrl}/services/data/v62.0/sobjects/Account/D365_Customer_Number__c/C7`.replace(
-        'v62.0',
-        'v58.0'
-      ),
-      'PATCH',
-      h.token,
-      { Name: 'B' }
-    );
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ success: true, created: false });
+  it('answers 204 without a body for updates before API version 46.0', async () => {
+    const v45 = (body: Record<string, unknown>) =>
+      call(
+        `${h.emu.instanceUrl}/services/data/v45.0/sobjects/Account/D365_Customer_Number__c/C7`,
+        'PATCH',
+        h.token,
+        body
+      );
+    const created = await v45({ Name: 'A' });
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({ id: expect.any(String), success: true, errors: [] });
+    const updated = await v45({ Name: 'B' });
+    expect(updated.status).toBe(204);
+    expect(updated.text).toBe('');
   });
 
   it('answers 404 for a field that is not an External ID', async () => {

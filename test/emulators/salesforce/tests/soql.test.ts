@@ -217,6 +217,41 @@ describe('SOQL', () => {
     });
   });
 
+  it('describes the columns of a query with columns=true, as the Salesforce CLI reads them', async () => {
+    const columns = async (q: string) => {
+      const res = await h.api('GET', `${soql(q)}&columns=true`);
+      expect(res.status, res.text).toBe(200);
+      return res.body as {
+        entityName: string;
+        idSelected: boolean;
+        columnMetadata: Record<string, unknown>[];
+      };
+    };
+    const joined = await columns('SELECT Id, Account.Owner.Name FROM Contact');
+    expect(joined).toMatchObject({
+      entityName: 'Contact',
+      idSelected: true,
+      keyPrefix: '003',
+      groupBy: false
+    });
+    expect(joined.columnMetadata.map((c) => c.columnName)).toEqual(['Id', 'Account']);
+    expect(joined.columnMetadata[1]).toMatchObject({
+      joinColumns: [
+        {
+          columnName: 'Owner',
+          joinColumns: [{ columnName: 'Name', displayName: 'Account.Owner.Name' }]
+        }
+      ]
+    });
+    const nested = await columns('SELECT Name, (SELECT LastName FROM Contacts) FROM Account');
+    expect(nested.idSelected).toBe(false);
+    expect(nested.columnMetadata[1]).toMatchObject({
+      columnName: 'Contacts',
+      aggregate: true,
+      joinColumns: [{ columnName: 'LastName' }]
+    });
+  });
+
   it('answers INVALID_FIELD with the position for an unknown column', async () => {
     const res = await query('SELECT Nope__c FROM Account');
     expect(res.status).toBe(400);
