@@ -41,6 +41,8 @@ export function serverOptions(config: RelayConfig, logger: Logger): FastifyServe
   return {
     loggerInstance: logger,
     bodyLimit: config.http.bodyLimitBytes,
+    // Behind a load balancer the client address (rate limits, logs) comes from X-Forwarded-For.
+    trustProxy: trustProxyOption(config.http.trustProxy),
     // Behind a load balancer: a request that trickles in must not hold a socket forever.
     connectionTimeout: 30_000,
     requestTimeout: 60_000,
@@ -57,8 +59,16 @@ export function serverOptions(config: RelayConfig, logger: Logger): FastifyServe
         ? incoming
         : randomUUID();
     },
-    routerOptions: { ignoreTrailingSlash: true }
+    // Room for a long business-events path secret (up to 200 characters).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 }
   };
+}
+
+function trustProxyOption(
+  value: boolean | number | string
+): boolean | string | ((address: string, hop: number) => boolean) {
+  // A hop count trusts that many proxies in front of the relay (as Fastify documents for numbers).
+  return typeof value === 'number' ? (_address, hop) => hop < value : value;
 }
 
 /** Pino options shared by the server and the CLI: secrets and credentials never reach a log line. */

@@ -17,6 +17,7 @@ export interface RelayConfig {
   http: {
     host: string;
     port: number;
+    trustProxy: boolean | number | string;
     bodyLimitBytes: number;
     rateLimitMax: number;
     rateLimitWindowMs: number;
@@ -57,6 +58,7 @@ export function loadConfig(options: LoadConfigOptions = {}): RelayConfig {
     http: {
       host: values.RELAY_HOST,
       port: values.RELAY_PORT,
+      trustProxy: parseTrustProxy(values.RELAY_TRUST_PROXY),
       bodyLimitBytes: values.RELAY_BODY_LIMIT_BYTES,
       rateLimitMax: values.RELAY_RATE_LIMIT_MAX,
       rateLimitWindowMs: values.RELAY_RATE_LIMIT_WINDOW_MS
@@ -120,6 +122,13 @@ function readRawConfig(options: LoadConfigOptions): Record<string, unknown> {
     }
   }
   return raw;
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^[0-9]+$/.test(value)) return Number(value);
+  return value;
 }
 
 function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): Record<string, unknown> {

@@ -14,6 +14,11 @@ export const ConfigSchema = Type.Object(
   {
     RELAY_HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
     RELAY_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+    // false | true | number of proxy hops | comma-separated proxy addresses/CIDRs (Fastify trustProxy).
+    RELAY_TRUST_PROXY: Type.String({
+      pattern: '^(true|false|[0-9]{1,2}|[0-9A-Fa-f:./]+(,[0-9A-Fa-f:./]+)*)$',
+      default: 'false'
+    }),
     RELAY_LOG_LEVEL: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info' }
@@ -24,7 +29,11 @@ export const ConfigSchema = Type.Object(
     }),
     RELAY_ADMIN_TOKEN: Secret,
     RELAY_CALLOUT_KEY: Secret,
-    RELAY_BUSINESS_EVENTS_SECRET: Type.String({ minLength: 16, pattern: '^[A-Za-z0-9_-]+$' }),
+    RELAY_BUSINESS_EVENTS_SECRET: Type.String({
+      minLength: 16,
+      maxLength: 200,
+      pattern: '^[A-Za-z0-9_-]+$'
+    }),
     RELAY_DLQ_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 14 }),
     RELAY_INBOX_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
     RELAY_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),

@@ -220,3 +220,14 @@ describe('rate limit', () => {
     for (let i = 0; i < 3; i += 1) expect((await t.app.inject('/healthz')).statusCode).toBe(200);
   });
 });
+
+describe('behind a proxy', () => {
+  it('rate-limits per forwarded client address when RELAY_TRUST_PROXY is set', async () => {
+    t = await buildTestApp({ env: { RELAY_RATE_LIMIT_MAX: '1', RELAY_TRUST_PROXY: '1' } });
+    const from = (ip: string) =>
+      t!.app.inject({ url: '/api/v1/admin/status', headers: { ...admin, 'x-forwarded-for': ip } });
+    expect((await from('203.0.113.1')).statusCode).toBe(200);
+    expect((await from('203.0.113.2')).statusCode).toBe(200);
+    expect((await from('203.0.113.1')).statusCode).toBe(429);
+  });
+});

@@ -57,6 +57,21 @@ describe('POST /api/v1/business-events/:secret', () => {
     expect(job!.payload).toEqual(event);
   });
 
+  it('accepts a path secret of 200 characters', async () => {
+    const secret = 'a'.repeat(200);
+    const long = await buildTestApp({ env: { RELAY_BUSINESS_EVENTS_SECRET: secret } });
+    try {
+      const res = await long.app.inject({
+        method: 'POST',
+        url: `/api/v1/business-events/${secret}`,
+        payload: businessEvent()
+      });
+      expect(res.statusCode).toBe(200);
+    } finally {
+      await long.close();
+    }
+  });
+
   it('acknowledges the endpoint test message and stores nothing', async () => {
     const res = await post(
       businessEvent({ BusinessEventId: 'BusinessEventsTestEndpointContract' })
