@@ -104,6 +104,8 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
       });
     } catch (err) {
       await app.close();
+      const built = await clientsReady.catch(() => null);
+      await Promise.allSettled([built?.d365.close?.(), built?.salesforce.close?.()]);
       throw err;
     }
     worker = running;
