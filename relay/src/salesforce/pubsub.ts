@@ -361,7 +361,15 @@ export function createPubSubSubscriber(options: PubSubSubscriberOptions): PubSub
       ) {
         const replayId = Buffer.from(latest);
         current.chain = current.chain.then(() =>
-          current.broken ? undefined : saveCheckpoint(replayId)
+          current.broken
+            ? undefined
+            : saveCheckpoint(replayId).catch((error: unknown) => {
+                // Only an optimisation for quiet topics: the next batch or keepalive saves again.
+                logger.warn(
+                  { err: error instanceof Error ? error.message : String(error) },
+                  'Keepalive checkpoint not saved'
+                );
+              })
         );
       }
       return;
