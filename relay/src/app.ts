@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
+import { Type } from 'typebox';
 import type { RelayClients } from './clients.ts';
 import type { RelayConfig } from './config/load.ts';
 import { RelayError } from './errors.ts';
@@ -109,14 +110,6 @@ const relayApp: FastifyPluginAsyncTypebox<AppDependencies> = async (fastify, dep
   fastify.removeContentTypeParser('text/plain');
   fastify.addSchema(ErrorResponse);
   fastify.setErrorHandler(handleError);
-  fastify.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({
-      code: 'RELAY_ERR_NOT_FOUND',
-      message: `Route ${request.method} ${redactUrl(request.url)} does not exist.`,
-      correlationId: request.id
-    });
-  });
-
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header(CORRELATION_HEADER, request.id);
   });
@@ -134,6 +127,14 @@ const relayApp: FastifyPluginAsyncTypebox<AppDependencies> = async (fastify, dep
     max: config.http.rateLimitMax,
     timeWindow: config.http.rateLimitWindowMs,
     errorResponseBuilder: () => new RelayError('RELAY_ERR_RATE_LIMITED')
+  });
+  // Rate-limited too, so nobody can probe for URLs (secrets in paths) without limit.
+  fastify.setNotFoundHandler({ preHandler: fastify.rateLimit() }, (request, reply) => {
+    reply.code(404).send({
+      code: 'RELAY_ERR_NOT_FOUND',
+      message: `Route ${request.method} ${redactUrl(request.url)} does not exist.`,
+      correlationId: request.id
+    });
   });
 
   await fastify.register(swagger, {
@@ -183,7 +184,7 @@ const relayApp: FastifyPluginAsyncTypebox<AppDependencies> = async (fastify, dep
         summary: 'Prometheus metrics (bearer RELAY_ADMIN_TOKEN)',
         security: [{ adminToken: [] }],
         produces: ['text/plain'],
-        response: { 200: { type: 'string' }, 401: ErrorResponse }
+        response: { 200: Type.String(), 401: ErrorResponse }
       }
     },
     async (_request, reply) => {

@@ -215,6 +215,13 @@ describe('rate limit', () => {
     expect(codes).toEqual([200, 200, 200, 429]);
   });
 
+  it('limits requests for unknown routes too', async () => {
+    t = await buildTestApp({ env: { RELAY_RATE_LIMIT_MAX: '2' } });
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i += 1) codes.push((await t.app.inject(`/guess-${i}`)).statusCode);
+    expect(codes).toEqual([404, 404, 429]);
+  });
+
   it('never limits the probes', async () => {
     t = await buildTestApp({ env: { RELAY_RATE_LIMIT_MAX: '1' } });
     for (let i = 0; i < 3; i += 1) expect((await t.app.inject('/healthz')).statusCode).toBe(200);
