@@ -11,8 +11,9 @@ import type { ApiKind, Org } from './org.ts';
 import { EventValidationError } from './pubsub/event-bus.ts';
 import type { EventBus } from './pubsub/event-bus.ts';
 import { columnMetadata, executeSoql, parseSoql, SoqlError } from './soql.ts';
+import { CSV_NULL } from './store.ts';
 import type { DmlContext, DmlResult, SfRecord, UpsertOutcome } from './store.ts';
-import { toWire } from './values.ts';
+import { coerceCsv, coerceJson, toWire } from './values.ts';
 
 /**
  * API versions served: 31.0 (Summer '14, the oldest a live org still lists) to 64.0 (Summer '25).
@@ -369,7 +370,8 @@ export function publishEvent(
   ctx: ApiContext,
   object: ObjectModel,
   body: SfRecord,
-  userId: string
+  userId: string,
+  mode: 'json' | 'csv' = 'json'
 ): ApiResponse {
   if (!ctx.bus) return notFound();
   const fields: SfRecord = {};
@@ -385,7 +387,17 @@ export function publishEvent(
         )
       };
     }
-    fields[f.name] = value;
+    // Event fields take the same input conversions as record fields (numbers as strings, dates…).
+    if (mode === 'csv' && value === '') continue;
+    const coerced =
+      mode === 'csv' && value !== CSV_NULL
+        ? coerceCsv(f, String(value))
+        : coerceJson(f, value === CSV_NULL ? null : value);
+    if (!coerced.ok) {
+      const e = coerced.error;
+      return { status: 400, body: errorBody(e.statusCode, e.message, e.fields) };
+    }
+    fields[f.name] = coerced.value;
   }
   try {
     const published = ctx.bus.publish(`/event/${object.name}`, fields, userId);

@@ -3,8 +3,8 @@
  * a 100,000-row job never blocks the event loop, with result CSVs in the documented layout, and
  * query jobs (salesforce.md §3).
  */
-import type { ApiRequest, ApiResponse } from './api.ts';
-import { dmlContext, errorBody, isPlainObject, notFound } from './api.ts';
+import type { ApiContext, ApiRequest, ApiResponse, SubHandler } from './api.ts';
+import { dmlContext, errorBody, isPlainObject, notFound, publishEvent } from './api.ts';
 import { CsvReader, DELIMITERS, quoteAlways, quoteIfNeeded } from './csv.ts';
 import type { ObjectModel } from './model.ts';
 import type { Org } from './org.ts';
@@ -89,28 +89,27 @@ const bad = (errorCode: string, message: string, status = 400): ApiResponse => (
   body: errorBody(errorCode, message)
 });
 
-export async function bulkHandler(
-  org: Org,
-  req: ApiRequest,
-  segments: string[]
-): Promise<ApiResponse> {
-  const [, kind, jobId, sub, ...rest] = segments;
-  if (rest.length > 0) return { ...notFound(), kind: 'bulk' };
-  let response: ApiResponse;
-  if (kind === 'ingest') response = ingest(org, req, jobId, sub);
-  else if (kind === 'query') response = queryJob(org, req, jobId, sub);
-  else response = notFound();
-  return { ...response, kind: 'bulk' };
+export function bulkHandler(ctx: () => ApiContext): SubHandler {
+  return (org, req, segments) => {
+    const [, kind, jobId, sub, ...rest] = segments;
+    if (rest.length > 0) return { ...notFound(), kind: 'bulk' };
+    let response: ApiResponse;
+    if (kind === 'ingest') response = ingest(ctx(), req, jobId, sub);
+    else if (kind === 'query') response = queryJob(org, req, jobId, sub);
+    else response = notFound();
+    return { ...response, kind: 'bulk' };
+  };
 }
 
 // ---- ingest -----------------------------------------------------------------------------------
 
 function ingest(
-  org: Org,
+  ctx: ApiContext,
   req: ApiRequest,
   jobId: string | undefined,
   sub: string | undefined
 ): ApiResponse {
+  const org = ctx.org;
   const jobs = jobsOf(ingestJobs, org);
   if (!jobId) {
     if (req.method === 'POST') return createIngestJob(org, req, jobs);
@@ -137,7 +136,7 @@ function ingest(
       jobs.delete(job.id);
       return { status: 204 };
     }
-    if (req.method === 'PATCH') return changeState(org, req, job);
+    if (req.method === 'PATCH') return changeState(ctx, req, job);
     return bad(
       'METHOD_NOT_ALLOWED',
       `HTTP Method '${req.method}' not allowed. Allowed are GET,PATCH,DELETE`,
@@ -199,6 +198,12 @@ function createIngestJob(org: Org, req: ApiRequest, jobs: Map<string, IngestJob>
   const object =
     typeof body.object === 'string' ? org.model.objects.get(body.object.toLowerCase()) : undefined;
   if (!object) return bad('INVALIDJOB', `Unable to find object: ${String(body.object)}`);
+  if (object.kind === 'event' && operation !== 'insert') {
+    return bad(
+      'INVALIDJOB',
+      `InvalidJob : Platform events support only the insert operation, not ${operation}`
+    );
+  }
   let externalIdFieldName: string | null = null;
   if (operation === 'upsert') {
     const name = body.externalIdFieldName;
@@ -289,7 +294,7 @@ function ingestInfo(job: IngestJob): Record<string, unknown> {
   return info;
 }
 
-function changeState(org: Org, req: ApiRequest, job: IngestJob): ApiResponse {
+function changeState(ctx: ApiContext, req: ApiRequest, job: IngestJob): ApiResponse {
   const state = isPlainObject(req.body) ? req.body.state : undefined;
   if (state === 'UploadComplete') {
     if (job.state !== 'Open')
@@ -300,7 +305,7 @@ function changeState(org: Org, req: ApiRequest, job: IngestJob): ApiResponse {
       job.errorMessage = 'InvalidBatch : No data was uploaded for the job';
     } else {
       job.state = 'UploadComplete';
-      setImmediate(() => startProcessing(org, job));
+      setImmediate(() => startProcessing(ctx, job));
     }
   } else if (state === 'Aborted') {
     if (!['Open', 'UploadComplete', 'InProgress'].includes(job.state)) {
@@ -321,7 +326,8 @@ function resultCsv(job: IngestJob, prefix: string[], rows: string[]): string {
   return rows.length === 0 ? header + eol : header + eol + rows.join(eol) + eol;
 }
 
-function startProcessing(org: Org, job: IngestJob): void {
+function startProcessing(ctx: ApiContext, job: IngestJob): void {
+  const org = ctx.org;
   if (job.state !== 'UploadComplete') return;
   job.state = 'InProgress';
   const readers = job.uploads.map((text) => new CsvReader(text, job.columnDelimiter));
@@ -351,7 +357,21 @@ function startProcessing(org: Org, job: IngestJob): void {
         (c) => c.toLowerCase() === (job.externalIdFieldName as string).toLowerCase()
       )
     : -1;
-  const ctx = { userId: job.createdById, mode: 'csv' as const, origin: job.origin };
+  const dmlCtx = { userId: job.createdById, mode: 'csv' as const, origin: job.origin };
+  // "You can use any Salesforce API to create platform events, such as … Bulk API 2.0."
+  const publishRow = (input: SfRecord): DmlResult => {
+    const response = publishEvent(ctx, job.object, input, job.createdById, 'csv');
+    if (response.status === 201)
+      return { ok: true, id: (response.body as { id: string }).id, created: true };
+    const errors = (
+      response.body as { errorCode: string; message: string; fields?: string[] }[]
+    ).map((e) => ({
+      statusCode: e.errorCode,
+      message: e.message,
+      fields: e.fields ?? []
+    }));
+    return { ok: false, errors, httpStatus: response.status };
+  };
   let readerIndex = 0;
 
   const runRow = (row: string[]): { result: DmlResult | UpsertOutcome; id: string } => {
@@ -360,11 +380,12 @@ function startProcessing(org: Org, job: IngestJob): void {
     const rowId = idColumn >= 0 ? (row[idColumn] ?? '') : '';
     switch (job.operation) {
       case 'insert':
-        return { result: org.db.insert(job.object.name, input, ctx), id: '' };
+        if (job.object.kind === 'event') return { result: publishRow(input), id: '' };
+        return { result: org.db.insert(job.object.name, input, dmlCtx), id: '' };
       case 'update': {
         if (!rowId) return { result: missing('Id'), id: '' };
         delete input[columns[idColumn] as string];
-        return { result: org.db.update(job.object.name, rowId, input, ctx), id: rowId };
+        return { result: org.db.update(job.object.name, rowId, input, dmlCtx), id: rowId };
       }
       case 'upsert': {
         const key = extColumn >= 0 ? (row[extColumn] ?? '') : '';
@@ -378,7 +399,7 @@ function startProcessing(org: Org, job: IngestJob): void {
             job.externalIdFieldName as string,
             key,
             input,
-            ctx
+            dmlCtx
           ),
           id: ''
         };

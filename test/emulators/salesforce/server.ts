@@ -43,7 +43,7 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
     org,
     bus: opts.bus,
     composite: compositeHandler(() => ctx),
-    bulk: bulkHandler
+    bulk: bulkHandler(() => ctx)
   };
 
   // Unexpected failures inside the API answer like Salesforce's 500 (an array body), never a stack.

@@ -55,7 +55,7 @@ const fail = (error: DmlError, httpStatus = 400): DmlResult => ({
 });
 
 /** Bulk API 2.0: "#N/A" sets a field to null; a blank cell leaves it unchanged. */
-const CSV_NULL = '#N/A';
+export const CSV_NULL = '#N/A';
 const AUDIT_REFERENCES = new Set(['CreatedById', 'LastModifiedById', 'OwnerId']);
 
 export class Database {

@@ -260,6 +260,42 @@ describe('Bulk API 2.0 ingest', () => {
   });
 });
 
+describe('Bulk API 2.0 platform events', () => {
+  it('publishes one event per inserted row', async () => {
+    const before = h.emu.control.pubsub?.counters().eventsPublished ?? 0;
+    const info = await runJob(
+      { object: 'D365_Sync_Result__e', operation: 'insert' },
+      'Record_Id__c,Status__c\n001000000000000AAA,Synced\n0010000000000000000000,Error\n'
+    );
+    expect(info).toMatchObject({
+      state: 'JobComplete',
+      numberRecordsProcessed: 2,
+      numberRecordsFailed: 1
+    });
+    const ok = await results(info.id, 'successfulResults');
+    expect(ok.rows).toEqual([
+      {
+        sf__Id: expect.stringMatching(/^e00/),
+        sf__Created: 'true',
+        Record_Id__c: '001000000000000AAA',
+        Status__c: 'Synced'
+      }
+    ]);
+    const failed = await results(info.id, 'failedResults');
+    expect(failed.rows[0]?.sf__Error).toMatch(/^STRING_TOO_LONG:/);
+    expect((h.emu.control.pubsub?.counters().eventsPublished ?? 0) - before).toBe(1);
+  });
+
+  it('refuses operations other than insert on a platform event', async () => {
+    const res = await h.api('POST', '/jobs/ingest', {
+      object: 'D365_Sync_Result__e',
+      operation: 'upsert',
+      externalIdFieldName: 'Record_Id__c'
+    });
+    expect(res.status).toBe(400);
+  });
+});
+
 describe('Bulk API 2.0 query', () => {
   it('runs a query job and returns CSV with relationship columns', async () => {
     const account = h.emu.control.insert('Account', { Name: 'Parent' });

@@ -434,6 +434,17 @@ describe('platform events over REST', () => {
     });
   });
 
+  it('validates event field values like record fields', async () => {
+    const res = await h.api('POST', '/sobjects/D365_Sync_Result__e', {
+      Record_Id__c: '0010000000000000000000'
+    });
+    expect(res.status).toBe(400);
+    expect((res.body as { errorCode: string; fields: string[] }[])[0]).toMatchObject({
+      errorCode: 'STRING_TOO_LONG',
+      fields: ['Record_Id__c']
+    });
+  });
+
   it('rejects unknown event fields', async () => {
     const res = await h.api('POST', '/sobjects/D365_Sync_Result__e', { Nope__c: 'x' });
     expect(res.status).toBe(400);
