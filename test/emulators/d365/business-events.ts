@@ -123,6 +123,7 @@ export class BusinessEvents {
   private buffer: Array<{ endpoint: Endpoint; payload: Payload }> = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly pending = new Set<Promise<void>>();
+  private readonly chains = new Map<string, Promise<void>>();
   readonly log: DeliveryRecord[] = [];
   readonly errors: Array<DeliveryRecord & { payload: Payload }> = [];
   emitted = 0;
@@ -210,7 +211,7 @@ export class BusinessEvents {
       if (this.options.reorderWindowMs) {
         this.buffer.push({ endpoint, payload });
         this.flushTimer ??= setTimeout(() => this.flush(), this.options.reorderWindowMs);
-      } else this.track(this.deliver(endpoint, payload));
+      } else this.enqueue(endpoint, payload);
     }
   }
 
@@ -218,12 +219,22 @@ export class BusinessEvents {
     this.flushTimer = undefined;
     const batch = this.buffer.reverse();
     this.buffer = [];
-    for (const { endpoint, payload } of batch) this.track(this.deliver(endpoint, payload));
+    for (const { endpoint, payload } of batch) this.enqueue(endpoint, payload);
   }
 
-  private track(p: Promise<void>): void {
-    this.pending.add(p);
-    void p.finally(() => this.pending.delete(p));
+  /**
+   * One delivery at a time per endpoint, in the order queued: a failing event holds back the
+   * ones behind it while it is retried, and reordering is exactly what the buffer decided.
+   */
+  private enqueue(endpoint: Endpoint, payload: Payload): void {
+    const previous = this.chains.get(endpoint.id) ?? Promise.resolve();
+    const next = previous.then(() => this.deliver(endpoint, payload));
+    this.chains.set(endpoint.id, next);
+    this.pending.add(next);
+    void next.finally(() => {
+      this.pending.delete(next);
+      if (this.chains.get(endpoint.id) === next) this.chains.delete(endpoint.id);
+    });
   }
 
   private async deliver(endpoint: Endpoint, payload: Payload): Promise<void> {
@@ -277,7 +288,7 @@ export class BusinessEvents {
     const [failed] = this.errors.splice(i, 1);
     const endpoint = this.endpoints.get(failed!.endpointId);
     if (!endpoint) return false;
-    this.track(this.deliver(endpoint, failed!.payload));
+    this.enqueue(endpoint, failed!.payload);
     return true;
   }
 
@@ -297,5 +308,6 @@ export class BusinessEvents {
     this.flushTimer = undefined;
     this.log.length = 0;
     this.errors.length = 0;
+    this.chains.clear();
   }
 }
