@@ -1,3 +1,7 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SalesforceClient } from '../../src/salesforce/index.ts';
 import { createPubSubSubscriber } from '../../src/salesforce/pubsub.ts';
@@ -102,6 +106,56 @@ function subscribe(
 }
 
 const keyOf = (event: ReceivedEvent): string => String(event.payload.Idempotency_Key__c);
+
+type Unary<Req, Res> = (
+  request: Req,
+  metadata: grpc.Metadata,
+  callback: (error: grpc.ServiceError | null, response: Res) => void
+) => void;
+
+/** Publishes raw bytes through the gRPC Publish call, which (like Salesforce) does not validate Avro. */
+async function publishRawPayload(payload: Buffer): Promise<void> {
+  const entry = createRequire(import.meta.url).resolve('salesforce-pubsub-api-client');
+  const definition = protoLoader.loadSync(
+    path.join(path.dirname(entry), '..', 'pubsub_api.proto'),
+    { keepCase: true, defaults: true }
+  );
+  const { PubSub } = (
+    grpc.loadPackageDefinition(definition) as unknown as {
+      eventbus: { v1: { PubSub: grpc.ServiceClientConstructor } };
+    }
+  ).eventbus.v1;
+  const client = new PubSub(
+    fx.emulator.pubsubEndpoint,
+    grpc.credentials.createSsl(Buffer.from(fx.emulator.pubsubCaPem))
+  ) as unknown as grpc.Client & {
+    GetTopic: Unary<{ topic_name: string }, { schema_id: string }>;
+    Publish: Unary<
+      { topic_name: string; events: unknown[] },
+      { results: Array<{ error?: unknown }> }
+    >;
+  };
+  const session = await sf.session();
+  const metadata = new grpc.Metadata();
+  metadata.set('accesstoken', session.accessToken);
+  metadata.set('instanceurl', session.instanceUrl);
+  metadata.set('tenantid', session.orgId);
+  const call = <Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> =>
+    new Promise((resolve, reject) =>
+      method.call(client, request, metadata, (error, response) =>
+        error ? reject(error) : resolve(response)
+      )
+    );
+  try {
+    const topic = await call(client.GetTopic, { topic_name: TOPIC });
+    await call(client.Publish, {
+      topic_name: TOPIC,
+      events: [{ id: '', schema_id: topic.schema_id, payload }]
+    });
+  } finally {
+    client.close();
+  }
+}
 
 describe('Pub/Sub subscriber', () => {
   it('delivers decoded events and checkpoints the last replay id of each stored batch', async () => {
@@ -247,6 +301,27 @@ describe('Pub/Sub subscriber', () => {
     expect((await sf.session()).accessToken).not.toBe(before.accessToken);
     await publish(1);
     await until(() => events.length === 1);
+  });
+
+  it('hands an event whose Avro does not match its schema to onUndecodable and moves past it', async () => {
+    const checkpoints = new MemoryCheckpoints();
+    const undecodable: UndecodableEvent[] = [];
+    const { events } = subscribe({
+      checkpoints,
+      initialReplay: 'LATEST',
+      onUndecodable: async (event) => {
+        undecodable.push(event);
+      }
+    });
+    await subscriber?.start();
+    await until(() => subscriber?.state().status === 'subscribed');
+    await publishRawPayload(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]));
+    const [key] = await publish(1);
+    await until(() => events.some((event) => keyOf(event) === key));
+    expect(undecodable).toHaveLength(1);
+    expect(undecodable[0]).toMatchObject({ topic: TOPIC });
+    expect(subscriber?.state().undecodable).toBe(1);
+    expect(events).toHaveLength(1);
   });
 
   it('reconnects when the stream goes silent (no events, no keepalive)', async () => {
