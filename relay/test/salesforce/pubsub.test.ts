@@ -9,7 +9,8 @@ import type {
   CheckpointStore,
   PubSubSubscriber,
   PubSubSubscriberOptions,
-  ReceivedEvent
+  ReceivedEvent,
+  UndecodableEvent
 } from '../../src/salesforce/pubsub.ts';
 import { silentLogger, startSalesforce } from './helpers.ts';
 import type { SalesforceFixture } from './helpers.ts';
