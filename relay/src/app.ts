@@ -19,6 +19,7 @@ import { calloutRoutes } from './http/routes/callouts.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { ErrorResponse } from './http/schemas.ts';
 import { validatorCompiler } from './http/validator.ts';
+import { currentCorrelationId } from './observability/correlation.ts';
 import type { RelayMetrics } from './observability/metrics.ts';
 import type { Store } from './store/types.ts';
 
@@ -76,6 +77,11 @@ function trustProxyOption(
 export function loggerOptions(level: string) {
   return {
     level,
+    // Every line written during a job (the clients' included) names the job's correlation id.
+    mixin: () => {
+      const correlationId = currentCorrelationId();
+      return correlationId === undefined ? {} : { correlationId };
+    },
     redact: {
       paths: [
         'req.headers.authorization',

@@ -6,6 +6,7 @@ import { coerceError } from '../errors.ts';
 import type { FlowRegistry } from '../flows/registry.ts';
 import type { BackoffPolicy } from '../net/backoff.ts';
 import type { Job, Store } from '../store/types.ts';
+import { withCorrelationId } from '../observability/correlation.ts';
 import { classifyFailure } from './classify.ts';
 
 export type JobOutcome = 'completed' | 'skipped' | 'retried' | 'dead_lettered';
@@ -134,7 +135,8 @@ export class Worker {
 
   #launch(job: Job): void {
     const abort = new AbortController();
-    const promise = this.#execute(job, abort.signal)
+    // Everything the job does, its log lines and the clients' requests, runs under its correlation id.
+    const promise = withCorrelationId(job.correlationId, () => this.#execute(job, abort.signal))
       .catch((err: unknown) => {
         // Only store failures reach here; the lease expires and another run picks the job up.
         this.#options.logger.error(
@@ -151,8 +153,8 @@ export class Worker {
 
   async #execute(job: Job, signal: AbortSignal): Promise<void> {
     const { store, registry, clients, observer } = this.#options;
+    // The correlation id is added to each line by the logger's mixin (observability/correlation.ts).
     const logger = this.#options.logger.child({
-      correlationId: job.correlationId,
       jobId: job.id,
       flow: job.flow,
       attempt: job.attempts

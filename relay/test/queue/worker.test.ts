@@ -1,4 +1,8 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loggerOptions } from '../../src/app.ts';
+import { currentCorrelationId } from '../../src/observability/correlation.ts';
 import { PermanentFlowError } from '../../src/errors.ts';
 import { createFlowRegistry } from '../../src/flows/registry.ts';
 import type { Flow, FlowContext } from '../../src/flows/types.ts';
@@ -270,5 +274,51 @@ describe('Worker', () => {
     const job = await store.getJob(jobId);
     expect(job).not.toBeNull();
     expect(await store.claimJobs('next-process', 1, 1_000)).toHaveLength(1);
+  });
+});
+
+describe('correlation', () => {
+  it('runs the handler under the job’s correlation id, which log lines pick up', async () => {
+    const lines: string[] = [];
+    const logger = pino(
+      loggerOptions('info'),
+      new Writable({
+        write(chunk, _encoding, callback) {
+          lines.push(String(chunk));
+          callback();
+        }
+      })
+    );
+    let seen: string | undefined;
+    worker = new Worker({
+      store,
+      registry: createFlowRegistry(
+        [
+          {
+            name: 'test',
+            handle: async () => {
+              await new Promise((resolve) => setTimeout(resolve, 5));
+              seen = currentCorrelationId();
+              // What a client deep inside the flow would log, without being handed the id.
+              logger.child({ client: 'd365' }).info('request sent');
+            }
+          }
+        ],
+        { defaultMaxAttempts: 3 }
+      ),
+      clients: fakeClients(),
+      logger,
+      concurrency: 1,
+      leaseMs: 5_000,
+      pollMs: 20,
+      retention: { deadLetterDays: 14, inboxDays: 30 }
+    });
+    worker.start();
+    await submit('a');
+    await settled();
+    expect(seen).toBe('corr-a');
+    const clientLine = JSON.parse(lines.find((l) => l.includes('request sent'))!);
+    expect(clientLine).toMatchObject({ client: 'd365', correlationId: 'corr-a' });
+    expect(currentCorrelationId()).toBeUndefined();
   });
 });
