@@ -20,7 +20,7 @@ export interface RetryOptions {
   onRetry?(e: { attempt: number; delayMs: number; error: ClientError }): void;
 }
 
-export const DEFAULT_MAX_INLINE_DELAY_MS = 60_000;
+export const DEFAULT_MAX_INLINE_DELAY_MS = 30_000;
 
 export async function withRetry<T>(
   call: (attempt: number) => Promise<T>,
