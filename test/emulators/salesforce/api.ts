@@ -28,6 +28,7 @@ export const SUPPORTED_VERSIONS = Array.from(
 /** Features by the version that introduced them (REST API Developer Guide, resource pages). */
 export const SINCE = {
   composite: 38,
+  compositeGraph: 50,
   collections: 42,
   collectionsUpsert: 46,
   /** Upsert answers 200 with a body (and `created`) on updates; 204 before. */

@@ -14,7 +14,7 @@ import {
   recordBody,
   SINCE
 } from './api.ts';
-import type { ObjectModel } from './model.ts';
+import type { ChildRelationship, ObjectModel } from './model.ts';
 import type { Org } from './org.ts';
 import type { DmlResult, SfRecord, UpsertOutcome } from './store.ts';
 import type { DmlError } from './values.ts';
@@ -67,6 +67,13 @@ export function compositeHandler(ctx: () => ApiContext) {
     }
     if (second === 'batch' && segments.length === 2 && req.method === 'POST') {
       return { ...(await batch(ctx(), req)), kind: 'composite' };
+    }
+    if (second === 'graph' && segments.length === 2 && req.method === 'POST') {
+      if (Number(req.version) < SINCE.compositeGraph) return notFound();
+      return { ...(await graph(ctx(), req)), kind: 'composite' };
+    }
+    if (second === 'tree' && segments.length === 3 && req.method === 'POST') {
+      return { ...tree(ctx(), req, segments[2] as string), kind: 'composite' };
     }
     return notFound();
   };
@@ -342,22 +349,22 @@ async function composite(ctx: ApiContext, req: ApiRequest): Promise<ApiResponse>
       `Composite request can have at most ${MAX_COMPOSITE_COLLECTIONS_OR_QUERIES} sObject Collections or query subrequests`
     );
   }
-  const seen = new Set<string>();
-  for (const s of subrequests) {
-    if (
-      !s ||
-      typeof s.referenceId !== 'string' ||
-      !/^[A-Za-z0-9_]+$/.test(s.referenceId) ||
-      seen.has(s.referenceId)
-    ) {
-      return badRequest(
-        'INVALID_BATCH_REQUEST',
-        'Each subrequest needs a unique referenceId of letters, digits and underscores'
-      );
-    }
-    seen.add(s.referenceId);
-  }
+  const invalid = checkReferenceIds(subrequests);
+  if (invalid) return invalid;
+  const { responses } = await runComposite(ctx, req, subrequests, allOrNone);
+  return { status: 200, body: { compositeResponse: responses } };
+}
 
+/**
+ * Runs subrequests in one transaction. Handlers never cross a macrotask boundary (no I/O inside
+ * dispatch), so no other request's writes can land in this transaction's undo log.
+ */
+async function runComposite(
+  ctx: ApiContext,
+  req: ApiRequest,
+  subrequests: SubRequest[],
+  allOrNone: boolean
+): Promise<{ responses: SubResponse[]; failed: boolean }> {
   const db = ctx.org.db;
   const savepoint = db.begin();
   const results = new Map<string, { status: number; body: unknown }>();
@@ -390,7 +397,160 @@ async function composite(ctx: ApiContext, req: ApiRequest): Promise<ApiResponse>
   } finally {
     db.end();
   }
-  return { status: 200, body: { compositeResponse: responses } };
+  return { responses, failed: failedAt >= 0 };
+}
+
+function checkReferenceIds(subrequests: SubRequest[]): ApiResponse | null {
+  const seen = new Set<string>();
+  for (const s of subrequests) {
+    if (
+      !isPlainObject(s) ||
+      typeof s.referenceId !== 'string' ||
+      !/^[A-Za-z0-9_]+$/.test(s.referenceId) ||
+      seen.has(s.referenceId)
+    ) {
+      return badRequest(
+        'INVALID_BATCH_REQUEST',
+        'Each subrequest needs a unique referenceId of letters, digits and underscores'
+      );
+    }
+    seen.add(s.referenceId);
+  }
+  return null;
+}
+
+// ---- Composite graph --------------------------------------------------------------------------
+
+/** "75 graphs per payload … 500 nodes per graph" (REST API, Composite Graph Limits). */
+export const MAX_GRAPHS = 75;
+export const MAX_GRAPH_NODES = 500;
+
+/** Each graph is all-or-nothing: a composite request with allOrNone, reported per graph. */
+async function graph(ctx: ApiContext, req: ApiRequest): Promise<ApiResponse> {
+  const graphs = isPlainObject(req.body) ? req.body.graphs : undefined;
+  if (!Array.isArray(graphs) || graphs.length === 0 || graphs.length > MAX_GRAPHS) {
+    return badRequest(
+      'INVALID_BATCH_REQUEST',
+      `A graph request needs between 1 and ${MAX_GRAPHS} graphs`
+    );
+  }
+  const out = [];
+  for (const g of graphs as { graphId?: unknown; compositeRequest?: unknown }[]) {
+    const nodes =
+      isPlainObject(g) && Array.isArray(g.compositeRequest)
+        ? (g.compositeRequest as SubRequest[])
+        : null;
+    if (
+      !nodes ||
+      typeof g.graphId !== 'string' ||
+      nodes.length === 0 ||
+      nodes.length > MAX_GRAPH_NODES
+    ) {
+      return badRequest(
+        'INVALID_BATCH_REQUEST',
+        `Each graph needs a graphId and between 1 and ${MAX_GRAPH_NODES} nodes`
+      );
+    }
+    const invalid = checkReferenceIds(nodes);
+    if (invalid) return invalid;
+    const { responses, failed } = await runComposite(ctx, req, nodes, true);
+    out.push({
+      graphId: g.graphId,
+      graphResponse: { compositeResponse: responses },
+      isSuccessful: !failed
+    });
+  }
+  return { status: 200, body: { graphs: out } };
+}
+
+// ---- sObject Tree -----------------------------------------------------------------------------
+
+/** "up to a total of 200 records across all trees", "up to five records levels" (REST API, sObject Tree). */
+export const MAX_TREE_RECORDS = 200;
+export const MAX_TREE_DEPTH = 5;
+
+interface TreeResult {
+  referenceId: string;
+  id?: string;
+  errors?: DmlError[];
+}
+
+/** `POST /composite/tree/{Object}`: nested records created all-or-nothing (what `sf data import tree` calls). */
+function tree(ctx: ApiContext, req: ApiRequest, objectName: string): ApiResponse {
+  const db = ctx.org.db;
+  const object = db.model.objects.get(objectName.toLowerCase());
+  if (!object) return notFound();
+  const records = isPlainObject(req.body) ? req.body.records : undefined;
+  if (!Array.isArray(records))
+    return badRequest('JSON_PARSER_ERROR', 'The request body must contain a records array');
+  let count = 0;
+  const countRecords = (list: unknown[], depth: number): string | null => {
+    if (depth > MAX_TREE_DEPTH)
+      return `Records can be nested at most ${MAX_TREE_DEPTH} levels deep`;
+    for (const r of list) {
+      count++;
+      if (!isPlainObject(r)) return 'Each record must be a JSON object';
+      for (const value of Object.values(r)) {
+        if (isPlainObject(value) && Array.isArray(value.records)) {
+          const error = countRecords(value.records as unknown[], depth + 1);
+          if (error) return error;
+        }
+      }
+    }
+    return null;
+  };
+  const shapeError = countRecords(records, 1);
+  if (shapeError) return badRequest('INVALID_INPUT', shapeError);
+  if (count > MAX_TREE_RECORDS) {
+    return badRequest(
+      'EXCEEDED_ID_LIMIT',
+      `record limit reached. cannot submit more than ${MAX_TREE_RECORDS} records into this call`
+    );
+  }
+  const dmlCtx = dmlContext(req);
+  const created: TreeResult[] = [];
+  const failed: TreeResult[] = [];
+  const insertAll = (
+    list: SfRecord[],
+    type: ObjectModel,
+    parent: { field: string; id: string } | null
+  ) => {
+    for (const r of list) {
+      const attributes = (r.attributes ?? {}) as { type?: string; referenceId?: string };
+      const referenceId = String(attributes.referenceId ?? '');
+      const values: SfRecord = {};
+      const children: [ChildRelationship, SfRecord[]][] = [];
+      for (const [key, value] of Object.entries(r)) {
+        if (key === 'attributes') continue;
+        const rel = type.childRelationshipsByLower.get(key.toLowerCase());
+        if (rel && isPlainObject(value) && Array.isArray(value.records)) {
+          children.push([rel, value.records as SfRecord[]]);
+        } else values[key] = value;
+      }
+      if (parent) values[parent.field] = parent.id;
+      const result = db.insert(attributes.type ?? type.name, values, dmlCtx);
+      if (!result.ok) {
+        failed.push({ referenceId, errors: result.errors });
+        continue;
+      }
+      created.push({ referenceId, id: result.id });
+      for (const [rel, childRecords] of children) {
+        const childType = db.model.objects.get(rel.childSObject.toLowerCase()) as ObjectModel;
+        insertAll(childRecords, childType, { field: rel.field, id: result.id });
+      }
+    }
+  };
+  const savepoint = db.begin();
+  try {
+    insertAll(records as SfRecord[], object, null);
+    if (failed.length > 0) {
+      db.rollbackTo(savepoint);
+      return { status: 400, body: { hasErrors: true, results: failed } };
+    }
+  } finally {
+    db.end();
+  }
+  return { status: 201, body: { hasErrors: false, results: created } };
 }
 
 function halted(referenceId: string, message: string): SubResponse {

@@ -326,3 +326,104 @@ describe('Composite', () => {
     expect(after.composite - before.composite).toBe(1);
   });
 });
+
+describe('Composite graph', () => {
+  it('commits a successful graph and rolls back a failing one on its own', async () => {
+    const res = await h.api('POST', '/composite/graph', {
+      graphs: [
+        {
+          graphId: 'good',
+          compositeRequest: [
+            {
+              method: 'POST',
+              url: '/services/data/v62.0/sobjects/Account',
+              referenceId: 'a',
+              body: { Name: 'Graph A' }
+            },
+            {
+              method: 'POST',
+              url: '/services/data/v62.0/sobjects/Contact',
+              referenceId: 'c',
+              body: { LastName: 'G', AccountId: '@{a.id}' }
+            }
+          ]
+        },
+        {
+          graphId: 'bad',
+          compositeRequest: [
+            {
+              method: 'POST',
+              url: '/services/data/v62.0/sobjects/Account',
+              referenceId: 'a',
+              body: { Name: 'Graph B' }
+            },
+            {
+              method: 'POST',
+              url: '/services/data/v62.0/sobjects/Contact',
+              referenceId: 'c',
+              body: {}
+            }
+          ]
+        }
+      ]
+    });
+    expect(res.status).toBe(200);
+    const graphs = (res.body as { graphs: { graphId: string; isSuccessful: boolean }[] }).graphs;
+    expect(graphs.map((g) => [g.graphId, g.isSuccessful])).toEqual([
+      ['good', true],
+      ['bad', false]
+    ]);
+    const names = await h.api('GET', soql('SELECT Name FROM Account'));
+    expect((names.body as { records: { Name: string }[] }).records.map((r) => r.Name)).toEqual([
+      'Graph A'
+    ]);
+  });
+});
+
+describe('sObject Tree', () => {
+  it('creates nested records and returns their ids by referenceId', async () => {
+    const res = await h.api('POST', '/composite/tree/Account', {
+      records: [
+        {
+          attributes: { type: 'Account', referenceId: 'acc1' },
+          Name: 'Tree Co',
+          Contacts: {
+            records: [{ attributes: { type: 'Contact', referenceId: 'con1' }, LastName: 'Leaf' }]
+          }
+        }
+      ]
+    });
+    expect(res.status).toBe(201);
+    const body = res.body as { hasErrors: boolean; results: { referenceId: string; id: string }[] };
+    expect(body.hasErrors).toBe(false);
+    expect(body.results.map((r) => r.referenceId)).toEqual(['acc1', 'con1']);
+    const contact = await h.api('GET', `/sobjects/Contact/${body.results[1]?.id}`);
+    expect((contact.body as { AccountId: string }).AccountId).toBe(body.results[0]?.id);
+  });
+
+  it('creates nothing when one record fails, and reports its errors', async () => {
+    const res = await h.api('POST', '/composite/tree/Account', {
+      records: [
+        { attributes: { type: 'Account', referenceId: 'ok' }, Name: 'Fine' },
+        { attributes: { type: 'Account', referenceId: 'broken' }, Phone: '1' }
+      ]
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      hasErrors: true,
+      results: [
+        {
+          referenceId: 'broken',
+          errors: [
+            {
+              statusCode: 'REQUIRED_FIELD_MISSING',
+              message: 'Required fields are missing: [Name]',
+              fields: ['Name']
+            }
+          ]
+        }
+      ]
+    });
+    expect(await countAccounts()).toBe(0);
+  });
+});
