@@ -3,6 +3,7 @@
 // (shared/reference/d365-fo.md §4).
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FaultDecision } from './faults.ts';
 import { SignJWT, exportJWK, generateKeyPair, jwtVerify, type CryptoKey, type JWK } from 'jose';
 
 export interface ClientRegistration {
@@ -35,7 +36,7 @@ export interface AuthorityOptions {
 interface EntraError {
   status: number;
   error: string;
-  code: number;
+  code?: number;
   description: string;
 }
 
@@ -49,6 +50,8 @@ export class Authority {
   private readonly verified = new Map<string, TokenClaims>();
   lifetimeSeconds: number;
   onTokenIssued: () => void = () => {};
+  /** Injected fault for the token endpoint, decided per request (see faults.ts). */
+  tokenFault: () => FaultDecision = () => ({ kind: 'none' });
 
   constructor(options: AuthorityOptions) {
     this.o = options;
@@ -201,6 +204,22 @@ export class Authority {
       };
     });
     app.post('/:tenant/oauth2/v2.0/token', async (req, reply) => {
+      const fault = this.tokenFault();
+      if (fault.kind === 'drop') {
+        reply.hijack();
+        req.raw.socket.destroy();
+        return reply;
+      }
+      if (fault.kind === 'status') {
+        if (fault.retryAfter) reply.header('Retry-After', String(fault.retryAfter));
+        return this.fail(reply, {
+          status: fault.status,
+          error: 'temporarily_unavailable',
+          code: 50196,
+          description:
+            'The server is temporarily unable to handle the request. Please try again later.'
+        });
+      }
       const { tenant } = req.params as { tenant: string };
       const form = new URLSearchParams(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
       const basic = parseBasic(req.headers.authorization);
@@ -296,12 +315,12 @@ export class Authority {
     const timestamp = new Date().toISOString().replace('T', ' ').slice(0, 19) + 'Z';
     return reply.code(e.status).send({
       error: e.error,
-      error_description: `AADSTS${e.code}: ${e.description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
-      error_codes: [e.code],
+      error_description: `${e.code ? `AADSTS${e.code}: ` : ''}${e.description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
+      error_codes: e.code ? [e.code] : [],
       timestamp,
       trace_id: traceId,
       correlation_id: correlationId,
-      error_uri: `${this.o.baseUrl}/error?code=${e.code}`
+      error_uri: `${this.o.baseUrl}/error?code=${e.code ?? ''}`
     });
   }
 }

@@ -15,8 +15,12 @@ export interface FaultConfig {
   dmfDelayMs?: number;
 }
 
-export type ScriptedFault =
-  { kind: 'drop' } | { kind: 'status'; status: number; retryAfter?: number };
+/** Where a scripted fault strikes: `/data` (default) or the Entra token endpoint. */
+export type FaultTarget = 'data' | 'token';
+
+export type ScriptedFault = (
+  { kind: 'drop' } | { kind: 'status'; status: number; retryAfter?: number }
+) & { target?: FaultTarget };
 
 export type FaultDecision =
   { kind: 'none' } | { kind: 'drop' } | { kind: 'status'; status: number; retryAfter?: number };
@@ -56,9 +60,20 @@ export class Faults {
     return l.minMs + this.random() * (l.maxMs - l.minMs);
   }
 
-  decide(): FaultDecision {
-    const scripted = this.script.shift();
-    if (scripted) return scripted;
+  /** The next fault for a request to `target`: scripted ones first, random ones for /data only. */
+  decide(target: FaultTarget = 'data'): FaultDecision {
+    const i = this.script.findIndex((f) => (f.target ?? 'data') === target);
+    if (i >= 0) {
+      const [scripted] = this.script.splice(i, 1);
+      return scripted!.kind === 'drop'
+        ? { kind: 'drop' }
+        : {
+            kind: 'status',
+            status: scripted!.status,
+            ...(scripted!.retryAfter ? { retryAfter: scripted!.retryAfter } : {})
+          };
+    }
+    if (target !== 'data') return { kind: 'none' };
     const c = this.config;
     if (c.dropRate && this.random() < c.dropRate) return { kind: 'drop' };
     if (c.errorRate && this.random() < c.errorRate)

@@ -19,7 +19,7 @@ import { Store } from './store.ts';
 import { Throttle, type ThrottlingConfig } from './throttling.ts';
 
 export type { Control, CounterSnapshot } from './control.ts';
-export type { FaultConfig, ScriptedFault } from './faults.ts';
+export type { FaultConfig, FaultTarget, ScriptedFault } from './faults.ts';
 export type { ThrottlingConfig } from './throttling.ts';
 export type { SeedOption } from './seed.ts';
 export { packageFor } from './dmf.ts';
@@ -133,6 +133,7 @@ export async function start(options: StartOptions = {}): Promise<D365Emulator> {
   });
   await authority.init();
   authority.onTokenIssued = () => counters.tokensIssued++;
+  authority.tokenFault = () => faults.decide('token');
   const dmf = new DataManagement(baseUrl, domain, faults);
   const seedOption = options.seed ?? 'demo';
   const reseed = (): void => {

@@ -141,6 +141,30 @@ describe('Entra token endpoint', () => {
   });
 });
 
+describe('token endpoint faults', () => {
+  it('answers a scripted token-endpoint outage once, then issues tokens again', async () => {
+    emu.control.queueFaults([{ kind: 'status', status: 503, retryAfter: 3, target: 'token' }]);
+    const failed = await tokenRequest(valid());
+    expect(failed.status).toBe(503);
+    expect(failed.headers['retry-after']).toBe('3');
+    expect(failed.json().error).toBe('temporarily_unavailable');
+    expect((await tokenRequest(valid())).status).toBe(200);
+  });
+
+  it('leaves /data untouched by faults scripted for the token endpoint', async () => {
+    const token = await tokenFor(emu, http);
+    emu.control.queueFaults([{ kind: 'drop', target: 'token' }]);
+    expect(
+      (
+        await http.send('GET', '/data/LegalEntities', undefined, {
+          authorization: `Bearer ${token}`
+        })
+      ).status
+    ).toBe(200);
+    await expect(tokenRequest(valid())).rejects.toThrow(/socket hang up|ECONNRESET/);
+  });
+});
+
 describe('bearer check on /data', () => {
   it('refuses a request without a token with 401', async () => {
     expect((await http.send('GET', '/data/CustomersV3')).status).toBe(401);
