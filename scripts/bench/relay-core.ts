@@ -3,7 +3,7 @@
  * no-op flow → completed, measured end to end against the real `d365-relay start` process.
  * Prints events/s, the relay's resident memory and its cold start time (spawn → /healthz 200).
  *
- * Run: npm run bench:relay [-- --events 20000 --concurrency 64]
+ * Run: npm run bench:relay [-- --events 20000 --concurrency 64 --port 18787 --cpu-prof <dir>]
  * Targets (issue 5): ≥ 1,000 events/s, cold start ≤ 1 s.
  */
 import { spawn } from 'node:child_process';

@@ -1,5 +1,3 @@
-import { RelayError } from '../errors.ts';
-
 /**
  * Schema migrations, one entry per version, written for both backends. Times are epoch milliseconds
  * (BIGINT / INTEGER) so both backends compare and return them identically. Applied in order by
@@ -158,18 +156,3 @@ export const MIGRATIONS: readonly Migration[] = [
       );`
   }
 ];
-
-/** Longest error text kept per job or dead letter: enough for D365's Infolog, bounded for the row. */
-export const MAX_ERROR_LENGTH = 4_000;
-
-export function truncateError(message: string): string {
-  return message.length > MAX_ERROR_LENGTH ? `${message.slice(0, MAX_ERROR_LENGTH - 1)}…` : message;
-}
-
-/** Replaying a dead letter whose idempotency key is queued again would run the same work twice. */
-export function duplicatePendingJob(idempotencyKey: string): RelayError {
-  return new RelayError(
-    'RELAY_ERR_CONFLICT',
-    `A pending job already has the idempotency key ${idempotencyKey}; let it finish first.`
-  );
-}

@@ -1,6 +1,13 @@
 import pg from 'pg';
-import { MIGRATIONS, duplicatePendingJob, truncateError } from './migrations.ts';
-import { countsByFlow, toDeadLetter, toJob, toLedgerEntry } from './rows.ts';
+import { MIGRATIONS } from './migrations.ts';
+import {
+  countsByFlow,
+  duplicatePendingJob,
+  toDeadLetter,
+  toJob,
+  toLedgerEntry,
+  truncateError
+} from './rows.ts';
 import type {
   DeadLetter,
   DeadLetterQuery,

@@ -1,3 +1,4 @@
+import { RelayError } from '../errors.ts';
 import type { DeadLetter, Job, LedgerEntry, LedgerStatus, DeadLetterReason } from './types.ts';
 
 /** A row as either driver returns it: SQLite gives JSON as text, PostgreSQL parses `json` columns. */
@@ -68,4 +69,19 @@ export function countsByFlow(rows: Row[]): Record<string, number> {
   const result: Record<string, number> = {};
   for (const row of rows) result[String(row.flow)] = Number(row.n);
   return result;
+}
+
+/** Longest error text kept per job or dead letter: enough for D365's Infolog, bounded for the row. */
+export const MAX_ERROR_LENGTH = 4_000;
+
+export function truncateError(message: string): string {
+  return message.length > MAX_ERROR_LENGTH ? `${message.slice(0, MAX_ERROR_LENGTH - 1)}…` : message;
+}
+
+/** Replaying a dead letter whose idempotency key is queued again would run the same work twice. */
+export function duplicatePendingJob(idempotencyKey: string): RelayError {
+  return new RelayError(
+    'RELAY_ERR_CONFLICT',
+    `A pending job already has the idempotency key ${idempotencyKey}; let it finish first.`
+  );
 }

@@ -1,8 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { MIGRATIONS, duplicatePendingJob, truncateError } from './migrations.ts';
-import { countsByFlow, toDeadLetter, toJob, toLedgerEntry } from './rows.ts';
+import { MIGRATIONS } from './migrations.ts';
+import {
+  countsByFlow,
+  duplicatePendingJob,
+  toDeadLetter,
+  toJob,
+  toLedgerEntry,
+  truncateError
+} from './rows.ts';
 import type {
   DeadLetter,
   DeadLetterQuery,
