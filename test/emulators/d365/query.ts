@@ -424,17 +424,22 @@ export function compareBy(order: OrderBy[]): (a: Values, b: Values) => number {
   };
 }
 
+/** `$select` property names; navigation names are allowed (they select the expansion). */
 export function parseSelect(src: string, index: EntityIndex): string[] {
   const names = src.split(',').map((s) => s.trim());
   if (names.includes('*')) return index.def.properties.map((p) => p.name);
+  const navigations = new Set(index.def.navigations.map((n) => n.name));
+  const out: string[] = [];
   for (const n of names) {
+    if (navigations.has(n)) continue;
     if (!index.props.has(n)) {
       throw badRequest(
         `Could not find a property named '${n}' on type '${NAMESPACE}.${index.def.typeName}'.`
       );
     }
+    out.push(n);
   }
-  return names;
+  return out;
 }
 
 export interface ExpandItem {

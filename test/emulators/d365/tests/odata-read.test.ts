@@ -161,6 +161,14 @@ describe('query options', () => {
     ]);
   });
 
+  it('accepts the expanded navigation in $select', async () => {
+    const r = await api.get(
+      '/data/SalesOrderHeadersV2?$top=1&$select=SalesOrderNumber,SalesOrderLines&$expand=SalesOrderLines($select=ItemNumber)'
+    );
+    expect(r.status).toBe(200);
+    expect((r.json().value as Rows)[0]!.SalesOrderLines).toHaveLength(2);
+  });
+
   it('refuses a second level of $expand', async () => {
     expect(
       (
