@@ -110,10 +110,10 @@ export function dmlContext(req: ApiRequest): DmlContext {
   };
 }
 
-export function versionList(baseUrl = ''): unknown[] {
+export function versionList(): unknown[] {
   return SUPPORTED_VERSIONS.map((v) => ({
     label: releaseLabel(Number(v)),
-    url: `${baseUrl}/services/data/v${v}`,
+    url: `/services/data/v${v}`,
     version: v
   }));
 }
@@ -128,10 +128,15 @@ export function resourceList(org: Org, version: string, userId: string): Record<
 }
 
 export async function dispatch(ctx: ApiContext, req: ApiRequest): Promise<ApiResponse> {
-  const segments = req.path
-    .split('/')
-    .filter((s) => s !== '')
-    .map(decodeURIComponent);
+  let segments: string[];
+  try {
+    segments = req.path
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decodeURIComponent);
+  } catch {
+    return notFound(); // malformed percent-encoding names no resource
+  }
   const [head] = segments;
   if (!head)
     return req.method === 'GET'
