@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { POSTGRES_URL, postgresUnavailableReason } from './store/backends.ts';
 import { waitFor } from './helpers.ts';
 
 /**
@@ -29,12 +32,16 @@ interface Relay {
   exited: Promise<number | null>;
 }
 
-async function startRelay(dir: string, extraEnv: Record<string, string> = {}): Promise<Relay> {
+async function startRelay(
+  dir: string,
+  extraEnv: Record<string, string> = {},
+  storeUrl = `sqlite:${join(dir, 'relay.db')}`
+): Promise<Relay> {
   const child = spawn(TSX, [FIXTURE], {
     cwd: dir,
     env: {
       PATH: process.env.PATH,
-      RELAY_STORE_URL: `sqlite:${join(dir, 'relay.db')}`,
+      RELAY_STORE_URL: storeUrl,
       RELAY_HOST: '127.0.0.1',
       RELAY_PORT: '0',
       RELAY_LOG_LEVEL: 'warn',
@@ -92,65 +99,120 @@ function executions(dir: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 }
 
-function query(dir: string, sql: string): Record<string, unknown>[] {
-  const db = new DatabaseSync(join(dir, 'relay.db'), { readOnly: true });
-  try {
-    return db.prepare(sql).all() as Record<string, unknown>[];
-  } finally {
-    db.close();
-  }
+interface Backend {
+  name: 'sqlite' | 'postgres';
+  url(dir: string): string;
+  /** The first column of the first row of a query on the relay's store. */
+  scalar(dir: string, sql: string): Promise<number>;
+  dispose(): Promise<void>;
 }
 
-const scalar = (dir: string, sql: string) => Number(Object.values(query(dir, sql)[0]!)[0]);
+const sqlite: Backend = {
+  name: 'sqlite',
+  url: (dir) => `sqlite:${join(dir, 'relay.db')}`,
+  async scalar(dir, sql) {
+    const db = new DatabaseSync(join(dir, 'relay.db'), { readOnly: true });
+    try {
+      return Number(Object.values(db.prepare(sql).get() as Record<string, unknown>)[0]);
+    } finally {
+      db.close();
+    }
+  },
+  dispose: async () => {}
+};
+
+/** PostgreSQL on a fresh schema, chosen for the relay through the URL's search_path option. */
+async function postgres(): Promise<Backend> {
+  const schema = `relay_crash_${randomUUID().replaceAll('-', '')}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.query(`SET search_path TO ${schema}`);
+  const separator = POSTGRES_URL.includes('?') ? '&' : '?';
+  return {
+    name: 'postgres',
+    url: () =>
+      `${POSTGRES_URL}${separator}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    async scalar(_dir, sql) {
+      const { rows } = await admin.query(sql);
+      return Number(Object.values(rows[0] as Record<string, unknown>)[0]);
+    },
+    async dispose() {
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    }
+  };
+}
+
+const pgSkipReason = await postgresUnavailableReason();
 
 describe('relay process', () => {
-  it('finishes every job exactly once after a SIGKILL in the middle of work', async () => {
+  it('finishes every job exactly once after a SIGKILL in the middle of work (sqlite store)', () =>
+    crashAndRestart(sqlite));
+
+  it.skipIf(pgSkipReason !== null)(
+    pgSkipReason === null
+      ? 'finishes every job exactly once after a SIGKILL in the middle of work (postgres store)'
+      : `postgres crash test skipped: ${pgSkipReason}`,
+    async () => crashAndRestart(await postgres())
+  );
+
+  async function crashAndRestart(backend: Backend): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'relay-crash-'));
-    const all = events(200);
-    const first = await startRelay(dir);
-    let accepted = 0;
-    for (let i = 0; i < all.length; i += 20)
-      accepted += (await deliver(first, all.slice(i, i + 20))).accepted;
-    expect(accepted).toBe(200);
+    try {
+      const all = events(200);
+      const first = await startRelay(dir, {}, backend.url(dir));
+      let accepted = 0;
+      for (let i = 0; i < all.length; i += 20)
+        accepted += (await deliver(first, all.slice(i, i + 20))).accepted;
+      expect(accepted).toBe(200);
 
-    await waitFor(() => executions(dir).length >= 40, 10_000, 'work to be under way');
-    first.child.kill('SIGKILL');
-    await first.exited;
-    const pendingAtCrash = scalar(dir, 'SELECT COUNT(*) FROM jobs');
-    expect(pendingAtCrash).toBeGreaterThan(0);
+      await waitFor(() => executions(dir).length >= 40, 10_000, 'work to be under way');
+      first.child.kill('SIGKILL');
+      await first.exited;
+      const pendingAtCrash = await backend.scalar(dir, 'SELECT COUNT(*) FROM jobs');
+      expect(pendingAtCrash).toBeGreaterThan(0);
 
-    const second = await startRelay(dir);
-    // D365 redelivers what it is unsure about: every event is a duplicate now, none is queued again.
-    let duplicates = 0;
-    for (let i = 0; i < all.length; i += 50)
-      duplicates += (await deliver(second, all.slice(i, i + 50))).duplicates;
-    expect(duplicates).toBe(200);
+      const second = await startRelay(dir, {}, backend.url(dir));
+      // D365 redelivers what it is unsure about: every event is a duplicate now, none is queued again.
+      let duplicates = 0;
+      for (let i = 0; i < all.length; i += 50)
+        duplicates += (await deliver(second, all.slice(i, i + 50))).duplicates;
+      expect(duplicates).toBe(200);
 
-    await waitFor(
-      () => scalar(dir, 'SELECT COUNT(*) FROM jobs') === 0,
-      20_000,
-      'the queue to drain'
-    );
-    const keys = all.map((e) => `d365:${String(e.EventId)}`);
-    const ran = executions(dir);
-    expect(new Set(ran)).toEqual(new Set(keys));
-    // Only jobs that were running at the kill may have run twice.
-    expect(ran.length - keys.length).toBeLessThanOrEqual(CONCURRENCY);
-    expect(scalar(dir, "SELECT COUNT(*) FROM ledger WHERE flow = 'counted'")).toBe(200);
-    expect(scalar(dir, 'SELECT COUNT(*) FROM inbox')).toBe(200);
-    expect(scalar(dir, 'SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL')).toBe(0);
-    expect(scalar(dir, 'SELECT COUNT(*) FROM dead_letters')).toBe(0);
+      await waitFor(
+        async () => (await backend.scalar(dir, 'SELECT COUNT(*) FROM jobs')) === 0,
+        20_000,
+        'the queue to drain'
+      );
+      const keys = all.map((e) => `d365:${String(e.EventId)}`);
+      const ran = executions(dir);
+      expect(new Set(ran)).toEqual(new Set(keys));
+      // Only jobs that were running at the kill may have run twice.
+      expect(ran.length - keys.length).toBeLessThanOrEqual(CONCURRENCY);
+      expect(await backend.scalar(dir, "SELECT COUNT(*) FROM ledger WHERE flow = 'counted'")).toBe(
+        200
+      );
+      expect(await backend.scalar(dir, 'SELECT COUNT(*) FROM inbox')).toBe(200);
+      expect(
+        await backend.scalar(dir, 'SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL')
+      ).toBe(0);
+      expect(await backend.scalar(dir, 'SELECT COUNT(*) FROM dead_letters')).toBe(0);
 
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
-  });
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    } finally {
+      await backend.dispose();
+    }
+  }
 
   it('on SIGTERM stops intake, finishes running jobs and hands back the rest unlocked', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-stop-'));
     const relay = await startRelay(dir, { FLOW_DELAY_MS: '300', RELAY_SHUTDOWN_GRACE_MS: '5000' });
     await deliver(relay, events(40));
     await waitFor(
-      () => scalar(dir, 'SELECT COUNT(*) FROM jobs WHERE locked_by IS NOT NULL') > 0,
+      async () =>
+        (await sqlite.scalar(dir, 'SELECT COUNT(*) FROM jobs WHERE locked_by IS NOT NULL')) > 0,
       5_000,
       'jobs to start'
     );
@@ -160,9 +222,13 @@ describe('relay process', () => {
     const finished = executions(dir).length;
     expect(finished).toBeGreaterThan(0);
     // Nothing was interrupted: every execution completed its job.
-    expect(scalar(dir, 'SELECT COUNT(*) FROM inbox WHERE processed_at IS NOT NULL')).toBe(finished);
-    expect(scalar(dir, 'SELECT COUNT(*) FROM jobs')).toBe(40 - finished);
-    expect(scalar(dir, 'SELECT COUNT(*) FROM jobs WHERE locked_by IS NOT NULL')).toBe(0);
+    expect(
+      await sqlite.scalar(dir, 'SELECT COUNT(*) FROM inbox WHERE processed_at IS NOT NULL')
+    ).toBe(finished);
+    expect(await sqlite.scalar(dir, 'SELECT COUNT(*) FROM jobs')).toBe(40 - finished);
+    expect(await sqlite.scalar(dir, 'SELECT COUNT(*) FROM jobs WHERE locked_by IS NOT NULL')).toBe(
+      0
+    );
     await expect(fetch(`${relay.url}/healthz`)).rejects.toThrow();
   });
 });
