@@ -13,6 +13,20 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
+const userSupplied = (accessToken: string) =>
+  new PubSubApiClient(
+    {
+      authType: 'user-supplied',
+      accessToken,
+      // The client only accepts https instance URLs; the emulator matches host and port.
+      instanceUrl: h.emu.instanceUrl.replace('http://', 'https://'),
+      organizationId: h.emu.orgId,
+      pubSubEndpoint: h.emu.pubsubEndpoint,
+      rejectUnauthorizedSsl: false
+    },
+    silentLogger
+  );
+
 async function until(predicate: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!predicate()) {
@@ -66,20 +80,6 @@ describe('Pub/Sub API wired to the org', () => {
     }
   });
 
-  const userSupplied = (accessToken: string) =>
-    new PubSubApiClient(
-      {
-        authType: 'user-supplied',
-        accessToken,
-        // The client only accepts https instance URLs; the emulator matches host and port.
-        instanceUrl: h.emu.instanceUrl.replace('http://', 'https://'),
-        organizationId: h.emu.orgId,
-        pubSubEndpoint: h.emu.pubsubEndpoint,
-        rejectUnauthorizedSsl: false
-      },
-      silentLogger
-    );
-
   it('accepts an access token from the org in user-supplied mode', async () => {
     const client = userSupplied(h.token);
     await client.connect();
@@ -118,19 +118,48 @@ describe('Pub/Sub API wired to the org', () => {
   });
 });
 
-describe('Change Data Capture for Account', () => {
-  it('publishes CREATE and UPDATE events with the changeOrigin of Sforce-Call-Options', async () => {
+describe('Pub/Sub faults through the control API', () => {
+  // Its own org: closing every stream would also end subscriptions that earlier tests' closed
+  // clients left open on the server, and their errors surface outside any test.
+  let own: Harness;
+  beforeAll(async () => {
+    own = await startHarness({ pubsubKeepaliveMs: 100 });
+  });
+  afterAll(() => own.close());
+
+  it('closes active Subscribe streams with an error the client sees', async () => {
     const client = new PubSubApiClient(
       {
         authType: 'user-supplied',
-        accessToken: h.token,
-        instanceUrl: h.emu.instanceUrl.replace('http://', 'https://'),
-        organizationId: h.emu.orgId,
-        pubSubEndpoint: h.emu.pubsubEndpoint,
+        accessToken: own.token,
+        instanceUrl: own.emu.instanceUrl.replace('http://', 'https://'),
+        organizationId: own.emu.orgId,
+        pubSubEndpoint: own.emu.pubsubEndpoint,
         rejectUnauthorizedSsl: false
       },
       silentLogger
     );
+    await client.connect();
+    const types: string[] = [];
+    client.subscribe(TOPIC, (_subscription: unknown, type: string) => void types.push(type), 5);
+    try {
+      await until(() => types.includes('grpcKeepAlive'), 'the subscription');
+      const res = await fetch(`${own.emu.instanceUrl}/_emulator/pubsub/close-streams`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}'
+      });
+      expect(((await res.json()) as { closed: number }).closed).toBe(1);
+      await until(() => types.includes('error'), 'the stream error');
+    } finally {
+      client.close();
+    }
+  });
+});
+
+describe('Change Data Capture for Account', () => {
+  it('publishes CREATE and UPDATE events with the changeOrigin of Sforce-Call-Options', async () => {
+    const client = userSupplied(h.token);
     await client.connect();
     const events: {
       payload: { ChangeEventHeader: Record<string, unknown> } & Record<string, unknown>;
