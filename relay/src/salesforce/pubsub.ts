@@ -501,8 +501,10 @@ export function createPubSubSubscriber(options: PubSubSubscriberOptions): PubSub
 
   return {
     async start() {
-      if (state.status !== 'idle' && state.status !== 'stopped') return;
-      stopped = false;
+      // stop() closes the gRPC channel for good; a lease holder that regains the lease creates a new subscriber.
+      if (state.status === 'stopped')
+        throw new Error('A stopped Pub/Sub subscriber cannot be restarted');
+      if (state.status !== 'idle') return;
       await connect();
     },
     async stop() {
