@@ -430,6 +430,8 @@ class Parser {
   private parsePath(object: ObjectModel, alias: string | null): FieldPath {
     const first = this.next();
     if (first.kind !== 'ident') throw this.unexpected(first);
+    // Date functions, toLabel(), convertCurrency() …
+    if (this.peek().text === '(') throw this.unsupported(first, `${first.text.toUpperCase()}()`);
     const parts = [first.text];
     while (this.peek().text === '.' && this.peek(1).kind === 'ident') {
       this.i++;

@@ -273,6 +273,9 @@ describe('SOQL', () => {
       'SELECT COUNT(Id) FROM Account',
       "SELECT Id FROM Account WHERE Name INCLUDES ('a')",
       'SELECT Id FROM Account WHERE CreatedDate = LAST_FISCAL_QUARTER',
+      'SELECT Id FROM Account WHERE CALENDAR_YEAR(CreatedDate) = 2024',
+      'SELECT Id FROM Account ORDER BY toLabel(Type)',
+      'SELECT FIELDS(ALL) FROM Account LIMIT 1',
       'SELECT Id FROM Account WHERE'
     ]) {
       const res = await query(q);
