@@ -83,6 +83,16 @@ export function registerOAuthRoutes(app: FastifyInstance, org: Org): void {
     return oauthError(reply, 'unsupported_grant_type', 'grant type not supported');
   });
 
+  // Token revocation (OAuth 2.0 Token Revocation): the token stops working at once.
+  app.post('/services/oauth2/revoke', async (request, reply) => {
+    const form = new URLSearchParams(typeof request.body === 'string' ? request.body : '');
+    const token = form.get('token') ?? '';
+    if (!org.sessions.delete(token)) {
+      return oauthError(reply, 'unsupported_token_type', 'this token type is not supported');
+    }
+    return reply.code(200).send();
+  });
+
   app.get('/services/oauth2/userinfo', async (request, reply) => {
     const session = org.session(bearer(request.headers.authorization));
     if (!session) return badToken(reply);

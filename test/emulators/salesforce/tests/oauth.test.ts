@@ -235,6 +235,34 @@ describe('sessions', () => {
     ]);
   });
 
+  it('revokes a token', async () => {
+    h.emu.control.setTokenLifetime(3600);
+    const res = await tokenRequest(
+      form({
+        grant_type: 'client_credentials',
+        client_id: 'test-client',
+        client_secret: 'test-secret'
+      })
+    );
+    const accessToken = (res.body as { access_token: string }).access_token;
+    expect(
+      (await call(`${h.emu.instanceUrl}/services/data/v62.0/limits`, 'GET', accessToken)).status
+    ).toBe(200);
+    const revoke = await call(
+      `${h.emu.instanceUrl}/services/oauth2/revoke`,
+      'POST',
+      null,
+      form({ token: accessToken }),
+      {
+        'content-type': 'application/x-www-form-urlencoded'
+      }
+    );
+    expect(revoke.status).toBe(200);
+    expect(
+      (await call(`${h.emu.instanceUrl}/services/data/v62.0/limits`, 'GET', accessToken)).status
+    ).toBe(401);
+  });
+
   it('invalidates every token when the control API expires sessions', async () => {
     h.emu.control.setTokenLifetime(3600);
     const res = await tokenRequest(
