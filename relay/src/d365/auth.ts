@@ -58,6 +58,8 @@ export function createD365TokenProvider(options: D365TokenProviderOptions): D365
 
   let cached: { token: string; expiresAt: number } | undefined;
   let inflight: Promise<string> | undefined;
+  /** Set when D365 rejected the token: MSAL's own cache would hand the same one back. */
+  let rejected = false;
 
   async function acquire(forceRefresh: boolean): Promise<string> {
     try {
@@ -81,13 +83,16 @@ export function createD365TokenProvider(options: D365TokenProviderOptions): D365
         return cached.token;
       // One acquisition at a time: a burst of requests at expiry shares a single token call.
       // MSAL's own cache would hand back the old token until its fixed renewal offset, so force a new one.
-      inflight ??= acquire(cached !== undefined || request.forceRefresh === true).finally(() => {
+      const forceRefresh = rejected || cached !== undefined || request.forceRefresh === true;
+      rejected = false;
+      inflight ??= acquire(forceRefresh).finally(() => {
         inflight = undefined;
       });
       return inflight;
     },
     invalidate() {
       cached = undefined;
+      rejected = true;
     }
   };
 }
