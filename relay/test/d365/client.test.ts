@@ -38,7 +38,8 @@ describe('D365 auth', () => {
     try {
       const client = short.client({ tokenRenewBeforeMs: 2_500 });
       await client.get('CustomerGroups', group('10'));
-      await new Promise((resolve) => setTimeout(resolve, 1_600));
+      // MSAL rounds expiresOn to whole seconds, so wait well past the renewal point.
+      await new Promise((resolve) => setTimeout(resolve, 2_200));
       await client.get('CustomerGroups', group('10'));
       const counters = short.emulator.control.counters();
       expect(counters.tokensIssued).toBe(2);
