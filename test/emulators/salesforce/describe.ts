@@ -18,12 +18,13 @@ const cache = new WeakMap<ObjectModel, Record<string, unknown>>();
 
 function objectFlags(o: ObjectModel): Record<string, unknown> {
   const isEvent = o.kind === 'event';
+  const readOnly = isEvent || o.kind === 'metadata';
   return {
     activateable: false,
-    createable: true,
+    createable: o.kind !== 'metadata',
     custom: o.kind !== 'standard',
     customSetting: false,
-    deletable: !isEvent,
+    deletable: !readOnly,
     deprecatedAndHidden: false,
     feedEnabled: false,
     hasSubtypes: false,
@@ -41,7 +42,7 @@ function objectFlags(o: ObjectModel): Record<string, unknown> {
     searchable: !isEvent,
     triggerable: true,
     undeletable: !isEvent,
-    updateable: !isEvent
+    updateable: !readOnly
   };
 }
 

@@ -70,7 +70,9 @@ const DEFAULT_TOKEN_LIFETIME_SECONDS = 7200;
 
 export async function start(options: StartOptions = {}): Promise<RunningEmulator> {
   const host = options.host ?? '127.0.0.1';
-  const { model, platformEvents, warnings } = loadModel(options.projectDir ?? DEFAULT_PROJECT_DIR);
+  const { model, platformEvents, metadataRecords, warnings } = loadModel(
+    options.projectDir ?? DEFAULT_PROJECT_DIR
+  );
   const org = new Org(model, {
     instanceUrl: '',
     orgId15: options.orgId ?? '00D5E0000000Emu',
@@ -78,7 +80,8 @@ export async function start(options: StartOptions = {}): Promise<RunningEmulator
     dailyApiLimit: options.dailyApiLimit ?? 100_000,
     longRequestThresholdMs: options.longRequestThresholdMs ?? 20_000,
     maxConcurrentLongRequests: options.maxConcurrentLongRequests ?? 25,
-    integrationUsername: options.integrationUsername ?? 'integration@d365-relay.example'
+    integrationUsername: options.integrationUsername ?? 'integration@d365-relay.example',
+    metadataRecords
   });
   const cdcObjects = options.changeDataCapture ?? ['Account'];
   const bus = new EventBus({

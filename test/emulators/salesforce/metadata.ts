@@ -13,9 +13,18 @@ import { standardObjects, systemFields } from './standard-objects.ts';
 import type { ObjectSeed } from './standard-objects.ts';
 import type { PlatformEventDefinition, PlatformEventField } from './pubsub/types.ts';
 
+/** One custom metadata record (`customMetadata/<Type>.<Name>.md-meta.xml`), field values as text. */
+export interface MetadataRecord {
+  object: string;
+  developerName: string;
+  label: string;
+  values: Record<string, string | null>;
+}
+
 export interface LoadedModel {
   model: OrgModel;
   platformEvents: PlatformEventDefinition[];
+  metadataRecords: MetadataRecord[];
   /** Metadata the emulator could not use (an object it has no built-in model for, …). */
   warnings: string[];
 }
@@ -26,7 +35,7 @@ const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: true,
-  isArray: (name) => ['fields', 'value', 'customValue', 'referenceTo'].includes(name)
+  isArray: (name) => ['fields', 'value', 'values', 'customValue', 'referenceTo'].includes(name)
 });
 
 interface ObjectSource {
@@ -39,10 +48,12 @@ export function loadModel(projectDir: string): LoadedModel {
   const warnings: string[] = [];
   const sources = new Map<string, ObjectSource>();
   const globalValueSets = new Map<string, PicklistEntry[]>();
+  const metadataRecords: MetadataRecord[] = [];
   for (const dir of packageDirectories(projectDir)) {
     walk(dir, (path, name) => {
       if (name === 'objects') collectObjects(path, sources);
       if (name === 'globalValueSets') collectGlobalValueSets(path, globalValueSets);
+      if (name === 'customMetadata') collectMetadataRecords(path, metadataRecords);
     });
   }
 
@@ -67,12 +78,48 @@ export function loadModel(projectDir: string): LoadedModel {
     seeds.push(seed);
     platformEvents.push(eventDefinition(seed, warnings));
   });
+  const metadataNames = [...sources.keys()].filter((n) => n.endsWith('__mdt')).sort();
+  metadataNames.forEach((name, i) => {
+    seeds.push(
+      metadataSeed(sources.get(name) as ObjectSource, keyPrefixAt('m', i), globalValueSets)
+    );
+  });
   for (const name of sources.keys()) {
-    if (!seedByName.has(name) && !name.endsWith('__c') && !name.endsWith('__e')) {
+    if (!seedByName.has(name) && !/__(c|e|mdt)$/.test(name)) {
       warnings.push(`object ${name}: not modelled by the emulator (no built-in model)`);
     }
   }
-  return { model: linkModel(seeds.map(finishObject)), platformEvents, warnings };
+  const known = new Set(metadataNames);
+  for (const r of metadataRecords) {
+    if (!known.has(r.object))
+      warnings.push(`custom metadata record ${r.object}.${r.developerName}: no such type`);
+  }
+  return {
+    model: linkModel(seeds.map(finishObject)),
+    platformEvents,
+    metadataRecords: metadataRecords.filter((r) => known.has(r.object)),
+    warnings
+  };
+}
+
+function collectMetadataRecords(dir: string, records: MetadataRecord[]): void {
+  for (const file of readdirSync(dir).sort()) {
+    const m = /^([^.]+)\.(.+)\.md-meta\.xml$/.exec(file);
+    if (!m) continue;
+    const xml = readXml(join(dir, file), 'CustomMetadata');
+    const values: Record<string, string | null> = {};
+    for (const v of (xml.values as Xml[] | undefined) ?? []) {
+      // `<value xsi:nil="true"/>` parses as an empty string: the field is null.
+      const raw = (v.value as unknown[] | undefined)?.[0];
+      values[String(v.field)] = raw === undefined || raw === '' ? null : String(raw);
+    }
+    records.push({
+      object: `${m[1]}__mdt`,
+      developerName: m[2] as string,
+      label: str(xml.label) ?? (m[2] as string),
+      values
+    });
+  }
 }
 
 function packageDirectories(projectDir: string): string[] {
@@ -283,6 +330,34 @@ function customObjectSeed(
     keyPrefix,
     kind: 'custom',
     fields: [...systemFields(!isDetail), name, ...customFields]
+  };
+}
+
+/** Custom metadata types are readable through the data APIs but not writable (Metadata API only). */
+function metadataSeed(
+  source: ObjectSource,
+  keyPrefix: string,
+  globalValueSets: Map<string, PicklistEntry[]>
+): ObjectSeed {
+  const meta = source.object ?? {};
+  const readOnly = { createable: false, updateable: false };
+  const text = (name: string, length: number) =>
+    field({ name, type: 'string', length, ...readOnly, idLookup: name === 'DeveloperName' });
+  return {
+    name: source.name,
+    label: str(meta.label) ?? source.name,
+    labelPlural: str(meta.pluralLabel) ?? source.name,
+    keyPrefix,
+    kind: 'metadata',
+    fields: [
+      field({ name: 'Id', type: 'id', length: 18, nillable: false, ...readOnly, idLookup: true }),
+      text('DeveloperName', 40),
+      text('MasterLabel', 40),
+      text('Label', 40),
+      text('NamespacePrefix', 15),
+      text('QualifiedApiName', 70),
+      ...source.fields.map((f) => ({ ...toField(f, globalValueSets), ...readOnly }))
+    ]
   };
 }
 

@@ -7,7 +7,9 @@ import type { KeyObject } from 'node:crypto';
 import { to18 } from './ids.ts';
 import type { OrgModel } from './model.ts';
 import { Database } from './store.ts';
+import type { MetadataRecord } from './metadata.ts';
 import type { RecordChange, SfRecord } from './store.ts';
+import { coerceCsv } from './values.ts';
 
 export type ApiKind = 'rest' | 'composite' | 'collections' | 'bulk' | 'query' | 'auth';
 
@@ -58,6 +60,8 @@ export interface OrgOptions {
   longRequestThresholdMs: number;
   maxConcurrentLongRequests: number;
   integrationUsername: string;
+  /** Custom metadata records read from force-app. */
+  metadataRecords: MetadataRecord[];
 }
 
 const KINDS: ApiKind[] = ['rest', 'composite', 'collections', 'bulk', 'query', 'auth'];
@@ -133,6 +137,26 @@ export class Org {
       { IsStandard: true }
     );
     if (!book.ok) throw new Error('seeding the standard price book failed');
+    for (const r of this.options.metadataRecords) this.loadMetadataRecord(r);
+  }
+
+  private loadMetadataRecord(r: MetadataRecord): void {
+    const object = this.model.objects.get(r.object.toLowerCase());
+    if (!object) return;
+    const values: SfRecord = {
+      DeveloperName: r.developerName,
+      MasterLabel: r.label,
+      Label: r.label,
+      QualifiedApiName: r.developerName
+    };
+    for (const [name, text] of Object.entries(r.values)) {
+      const f = object.fieldsByLower.get(name.toLowerCase());
+      if (!f || text === null) continue;
+      const coerced = coerceCsv(f, text);
+      if (!coerced.ok) throw new Error(`${r.object}.${r.developerName}: ${coerced.error.message}`);
+      values[f.name] = coerced.value;
+    }
+    this.db.load(object.name, values);
   }
 
   issueSession(userId: string, now = Date.now()): Session {

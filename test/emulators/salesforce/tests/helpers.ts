@@ -86,6 +86,23 @@ export function contractFixture(): Record<string, Record<string, string>> {
         true
       )
     },
+    D365_Integration_Setting__mdt: {
+      '': `${XML_HEAD}<CustomObject xmlns="http://soap.sforce.com/2006/04/metadata">\n    <label>D365 Integration Setting</label>\n    <pluralLabel>D365 Integration Settings</pluralLabel>\n    <visibility>Public</visibility>\n</CustomObject>\n`,
+      Default_Legal_Entity__c: text('Default_Legal_Entity__c', 4),
+      Callout_Timeout_Ms__c: fieldXml({
+        fullName: 'Callout_Timeout_Ms__c',
+        label: 'Timeout',
+        precision: '18',
+        scale: '0',
+        type: 'Number'
+      }),
+      Account_Sync_Enabled__c: fieldXml({
+        fullName: 'Account_Sync_Enabled__c',
+        label: 'Account',
+        defaultValue: 'false',
+        type: 'Checkbox'
+      })
+    },
     D365_Sync_Result__e: {
       '': `${XML_HEAD}<CustomObject xmlns="http://soap.sforce.com/2006/04/metadata">\n    <deploymentStatus>Deployed</deploymentStatus>\n    <eventType>HighVolume</eventType>\n    <label>D365 Sync Result</label>\n    <pluralLabel>D365 Sync Results</pluralLabel>\n    <publishBehavior>PublishAfterCommit</publishBehavior>\n</CustomObject>\n`,
       Record_Id__c: text('Record_Id__c', 18),
@@ -95,8 +112,25 @@ export function contractFixture(): Record<string, Record<string, string>> {
   };
 }
 
+/** Custom metadata record files by name (`<Type>.<Record>`). */
+export function metadataFixture(): Record<string, string> {
+  return {
+    'D365_Integration_Setting.Default': `${XML_HEAD}<CustomMetadata xmlns="http://soap.sforce.com/2006/04/metadata" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema">
+    <label>Default</label>
+    <protected>false</protected>
+    <values><field>Default_Legal_Entity__c</field><value xsi:type="xsd:string">usmf</value></values>
+    <values><field>Callout_Timeout_Ms__c</field><value xsi:type="xsd:double">10000</value></values>
+    <values><field>Account_Sync_Enabled__c</field><value xsi:type="xsd:boolean">true</value></values>
+</CustomMetadata>
+`
+  };
+}
+
 /** Writes an SFDX project (sfdx-project.json + force-app) and returns its directory. */
-export function writeProject(objects = contractFixture()): { dir: string; remove(): void } {
+export function writeProject(
+  objects = contractFixture(),
+  customMetadata = metadataFixture()
+): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'sf-emulator-project-'));
   writeFileSync(
     join(dir, 'sfdx-project.json'),
@@ -115,6 +149,11 @@ export function writeProject(objects = contractFixture()): { dir: string; remove
           : join(objectDir, 'fields', `${name}.field-meta.xml`);
       writeFileSync(path, xml);
     }
+  }
+  const metadataDir = join(dir, 'force-app', 'main', 'default', 'customMetadata');
+  mkdirSync(metadataDir, { recursive: true });
+  for (const [name, xml] of Object.entries(customMetadata)) {
+    writeFileSync(join(metadataDir, `${name}.md-meta.xml`), xml);
   }
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -106,6 +106,27 @@ describe('object model from force-app', () => {
     ]);
   });
 
+  it('reads custom metadata types and their records', () => {
+    const { model, metadataRecords, warnings } = loadModel(project());
+    expect(model.objects.get('d365_integration_setting__mdt')).toMatchObject({
+      kind: 'metadata',
+      keyPrefix: 'm00'
+    });
+    expect(metadataRecords).toEqual([
+      {
+        object: 'D365_Integration_Setting__mdt',
+        developerName: 'Default',
+        label: 'Default',
+        values: {
+          Default_Legal_Entity__c: 'usmf',
+          Callout_Timeout_Ms__c: '10000',
+          Account_Sync_Enabled__c: 'true'
+        }
+      }
+    ]);
+    expect(warnings).toEqual([]);
+  });
+
   it('follows force-app changes without code edits', () => {
     const dir = project();
     expect(loadModel(dir).model.objects.get('account')?.fieldsByLower.has('new_field__c')).toBe(
@@ -146,5 +167,6 @@ describe('object model from force-app', () => {
       model.objects.get('invoice__c')?.fieldsByLower.get('d365_invoice_key__c')?.externalId
     ).toBe(true);
     expect(platformEvents.map((e) => e.apiName)).toContain('D365_Sync_Result__e');
+    expect(loadModel(root).warnings).toEqual([]);
   });
 });

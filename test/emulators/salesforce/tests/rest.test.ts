@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { call, startHarness } from './helpers.ts';
+import { call, soql, startHarness } from './helpers.ts';
 import type { Harness } from './helpers.ts';
 
 let h: Harness;
@@ -411,6 +411,31 @@ describe('price books', () => {
       IsWon: true,
       IsClosed: true
     });
+  });
+});
+
+describe('custom metadata', () => {
+  it('serves the records from force-app through SOQL', async () => {
+    const res = await h.api(
+      'GET',
+      soql(
+        'SELECT DeveloperName, Default_Legal_Entity__c, Callout_Timeout_Ms__c, Account_Sync_Enabled__c FROM D365_Integration_Setting__mdt'
+      )
+    );
+    expect((res.body as { records: unknown[] }).records).toMatchObject([
+      {
+        DeveloperName: 'Default',
+        Default_Legal_Entity__c: 'usmf',
+        Callout_Timeout_Ms__c: 10000,
+        Account_Sync_Enabled__c: true
+      }
+    ]);
+  });
+
+  it('refuses writes through the data API', async () => {
+    const res = await h.api('POST', '/sobjects/D365_Integration_Setting__mdt', {});
+    expect(res.status).toBe(400);
+    expect((res.body as { errorCode: string }[])[0]?.errorCode).toBe('INVALID_TYPE');
   });
 });
 
