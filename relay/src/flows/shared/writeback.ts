@@ -1,0 +1,255 @@
+/**
+ * Batched write-back to Salesforce: record updates (sync status, D365 keys, errors) and the matching
+ * `D365_Sync_Result__e` events, sent through sObject Collections instead of one request per record.
+ * Every caller waits for its own item's result; a whole-call failure (throttling, outage, expired
+ * session past the client's own retry) rejects every caller of that flush so their jobs retry.
+ */
+
+import type { Logger } from 'pino';
+import { ClientError } from '../../net/errors.ts';
+import type { SalesforceClient, SaveResult } from '../../salesforce/index.ts';
+import { SALESFORCE_COLLECTION_MAX_RECORDS } from '../../salesforce/index.ts';
+
+/** The platform event the status component listens to (docs/contracts.md). */
+export const SYNC_RESULT_EVENT = 'D365_Sync_Result__e';
+/** Field sizes of `D365_Sync_Result__e` in force-app: Flow__c 40, Status__c 20, Message__c 255, D365_Key__c 60. */
+const EVENT_FIELD_LIMITS = { Flow__c: 40, Message__c: 255, D365_Key__c: 60 } as const;
+/** `Idempotency_Key__c` is Text(80) on every event. */
+const IDEMPOTENCY_KEY_MAX = 80;
+const DEFAULT_MAX_WAIT_MS = 50;
+
+export type SyncStatus = 'Synced' | 'Error' | 'Pending';
+
+export interface SyncResultEvent {
+  recordId: string;
+  idempotencyKey: string;
+  flow: string;
+  status: SyncStatus;
+  message?: string;
+  d365Key?: string;
+}
+
+export interface WriteBackItem {
+  sobject: string;
+  id: string;
+  /** Only integration-owned fields: anything else would publish a new sync event (echo). */
+  fields: Record<string, unknown>;
+  /** Published after the record update succeeded. */
+  event?: SyncResultEvent;
+}
+
+export interface WriteBackResult {
+  success: boolean;
+  /** Salesforce's per-record errors (`statusCode` codes), empty on success. */
+  errors: SaveResult['errors'];
+  /** False when the update failed (no event then) or the event itself was refused. */
+  eventPublished: boolean;
+}
+
+export interface WriteBackOptions {
+  /** Longest time an item waits for others to share its Collections call. */
+  maxWaitMs?: number;
+  /** Items per Collections call; Salesforce takes at most 200. */
+  maxBatch?: number;
+  logger?: Logger;
+}
+
+export interface WriteBack {
+  write(item: WriteBackItem): Promise<WriteBackResult>;
+  /** Sends whatever is queued now and waits for it. */
+  flush(): Promise<void>;
+  /** Pending items at the moment (tests, metrics). */
+  pending(): number;
+}
+
+type WriteBackSalesforce = Pick<SalesforceClient, 'collections'>;
+
+interface Waiter {
+  resolve(result: WriteBackResult): void;
+  reject(error: unknown): void;
+}
+
+interface Entry {
+  sobject: string;
+  id: string;
+  fields: Record<string, unknown>;
+  events: SyncResultEvent[];
+  waiters: Waiter[];
+}
+
+export function createWriteBack(
+  salesforce: WriteBackSalesforce,
+  options: WriteBackOptions = {}
+): WriteBack {
+  const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  const maxBatch = Math.min(
+    options.maxBatch ?? SALESFORCE_COLLECTION_MAX_RECORDS,
+    SALESFORCE_COLLECTION_MAX_RECORDS
+  );
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TypeError('maxBatch must be ≥ 1');
+  let queue = new Map<string, Entry>();
+  let timer: NodeJS.Timeout | null = null;
+  const inFlight = new Set<Promise<void>>();
+
+  function schedule(): void {
+    if (queue.size >= maxBatch) {
+      void startFlush();
+      return;
+    }
+    timer ??= setTimeout(() => void startFlush(), maxWaitMs);
+  }
+
+  function startFlush(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (queue.size === 0) return Promise.resolve();
+    const batch = [...queue.values()];
+    queue = new Map();
+    const run = send(batch).finally(() => inFlight.delete(run));
+    inFlight.add(run);
+    return run;
+  }
+
+  async function send(batch: Entry[]): Promise<void> {
+    let updates: Map<Entry, SaveResult>;
+    try {
+      updates = await updateRecords(batch);
+    } catch (error) {
+      for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
+      return;
+    }
+    const withEvents = batch.filter(
+      (entry) => updates.get(entry)?.success === true && entry.events.length > 0
+    );
+    const published = new Map<Entry, boolean>();
+    if (withEvents.length > 0) {
+      try {
+        const events = withEvents.flatMap((entry) => entry.events.map(eventRecord));
+        const results = await salesforce.collections.create(SYNC_RESULT_EVENT, events);
+        let index = 0;
+        for (const entry of withEvents) {
+          const own = results.slice(index, index + entry.events.length);
+          index += entry.events.length;
+          published.set(
+            entry,
+            own.length === entry.events.length && own.every((result) => result.success)
+          );
+        }
+      } catch (error) {
+        // The records are written; a lost status event only delays the component's refresh.
+        options.logger?.warn({ err: error }, 'Sync result events could not be published');
+      }
+    }
+    for (const entry of batch) {
+      const update = updates.get(entry) as SaveResult;
+      const result: WriteBackResult = {
+        success: update.success,
+        errors: update.errors,
+        eventPublished: published.get(entry) ?? false
+      };
+      for (const waiter of entry.waiters) waiter.resolve(result);
+    }
+  }
+
+  async function updateRecords(batch: Entry[]): Promise<Map<Entry, SaveResult>> {
+    const results = new Map<Entry, SaveResult>();
+    const bySobject = new Map<string, Entry[]>();
+    for (const entry of batch) {
+      const list = bySobject.get(entry.sobject) ?? [];
+      list.push(entry);
+      bySobject.set(entry.sobject, list);
+    }
+    for (const [sobject, entries] of bySobject) {
+      const saved = await salesforce.collections.update(
+        sobject,
+        entries.map((entry) => ({ ...entry.fields, Id: entry.id }))
+      );
+      entries.forEach((entry, index) => {
+        results.set(
+          entry,
+          saved[index] ?? {
+            success: false,
+            errors: [{ errorCode: 'NO_RESULT', message: 'Salesforce returned no result' }]
+          }
+        );
+      });
+    }
+    return results;
+  }
+
+  return {
+    write(item) {
+      if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(item.sobject))
+        throw new TypeError(`Invalid sObject name ${JSON.stringify(item.sobject)}`);
+      if (!/^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/.test(item.id))
+        throw new TypeError(`Invalid record id ${JSON.stringify(item.id)}`);
+      return new Promise<WriteBackResult>((resolve, reject) => {
+        const key = `${item.sobject}:${item.id}`;
+        // Two writes to one record in one batch merge (later fields win): Collections refuses a
+        // request that names the same id twice.
+        const existing = queue.get(key);
+        const entry: Entry = existing ?? {
+          sobject: item.sobject,
+          id: item.id,
+          fields: {},
+          events: [],
+          waiters: []
+        };
+        Object.assign(entry.fields, item.fields);
+        if (item.event) entry.events.push(item.event);
+        entry.waiters.push({ resolve, reject });
+        queue.set(key, entry);
+        schedule();
+      });
+    },
+    async flush() {
+      await startFlush();
+      await Promise.all([...inFlight]);
+    },
+    pending: () => queue.size
+  };
+}
+
+function clip(value: string | undefined, max: number): string | undefined {
+  if (value === undefined) return undefined;
+  return value.length > max ? `${value.slice(0, max - 1)}…` : value;
+}
+
+function eventRecord(event: SyncResultEvent): Record<string, unknown> {
+  return {
+    Record_Id__c: event.recordId,
+    Idempotency_Key__c: event.idempotencyKey.slice(0, IDEMPOTENCY_KEY_MAX),
+    Flow__c: clip(event.flow, EVENT_FIELD_LIMITS.Flow__c),
+    Status__c: event.status,
+    Message__c: clip(event.message, EVENT_FIELD_LIMITS.Message__c) ?? null,
+    D365_Key__c: clip(event.d365Key, EVENT_FIELD_LIMITS.D365_Key__c) ?? null
+  };
+}
+
+const shared = new WeakMap<object, WriteBack>();
+
+/** One write-back per Salesforce client, so every flow's jobs share its batches. */
+export function writeBackFor(
+  salesforce: WriteBackSalesforce,
+  options?: WriteBackOptions
+): WriteBack {
+  let writeBack = shared.get(salesforce);
+  if (!writeBack) {
+    writeBack = createWriteBack(salesforce, options);
+    shared.set(salesforce, writeBack);
+  }
+  return writeBack;
+}
+
+/** Turns a failed item into the error a handler throws: a record error is not worth retrying. */
+export function writeBackError(result: WriteBackResult, what: string): ClientError {
+  const detail = result.errors.map((e) => `${e.errorCode}: ${e.message}`).join('; ');
+  const retryable = result.errors.some((e) =>
+    ['UNABLE_TO_LOCK_ROW', 'SERVER_UNAVAILABLE', 'UNKNOWN_EXCEPTION'].includes(e.errorCode)
+  );
+  return new ClientError(`Salesforce refused the write-back of ${what}: ${detail}`, {
+    system: 'salesforce',
+    kind: retryable ? 'transient' : 'validation',
+    code: result.errors[0]?.errorCode ?? 'WRITE_BACK_FAILED'
+  });
+}
