@@ -76,6 +76,14 @@ export interface BulkIngestInput {
   records: ReadonlyArray<Readonly<Record<string, BulkValue>>>;
   /** Give up waiting after this long (default 30 minutes); the job keeps running in Salesforce. */
   timeoutMs?: number;
+  /**
+   * `failures`: skip the successful rows, and fetch failed / unprocessed rows only when the job's
+   * counters or state say there are some. Each result download is an API call; callers that upsert
+   * by External ID rarely need the successful rows.
+   */
+  results?: 'all' | 'failures';
+  /** Wait this long before the first status poll: each poll is an API call and a job rarely finishes at once. */
+  firstPollDelayMs?: number;
 }
 
 export interface BulkIngestResult {
@@ -445,6 +453,7 @@ export function createSalesforceClient(options: SalesforceClientOptions): Salesf
       'Bulk ingest job uploaded'
     );
     const deadline = Date.now() + (input.timeoutMs ?? DEFAULT_BULK_TIMEOUT_MS);
+    if (input.firstPollDelayMs) await sleep(input.firstPollDelayMs);
     let info: Record<string, unknown>;
     for (let attempt = 1; ; attempt += 1) {
       info = await rest<Record<string, unknown>>({
@@ -480,13 +489,15 @@ export function createSalesforceClient(options: SalesforceClientOptions): Salesf
         relax_column_count: true
       }) as Record<string, string>[];
     };
+    const lean = input.results === 'failures';
+    const none = async (): Promise<Record<string, string>[]> => [];
     const [successRows, failedRows, unprocessed] =
       state === 'Aborted'
         ? [[], [], await csvOf('unprocessedrecords')]
         : await Promise.all([
-            csvOf('successfulResults'),
-            csvOf('failedResults'),
-            csvOf('unprocessedrecords')
+            lean ? none() : csvOf('successfulResults'),
+            lean && Number(info.numberRecordsFailed ?? 0) === 0 ? none() : csvOf('failedResults'),
+            lean && state === 'JobComplete' ? none() : csvOf('unprocessedrecords')
           ]);
     const result: BulkIngestResult = {
       jobId: job.id,
