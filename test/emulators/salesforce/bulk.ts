@@ -51,7 +51,6 @@ interface QueryJob {
   id: string;
   operation: 'query' | 'queryAll';
   object: string;
-  query: string;
   state: JobState;
   createdById: string;
   createdDate: number;
@@ -61,7 +60,6 @@ interface QueryJob {
   lineEnding: 'LF' | 'CRLF';
   numberRecordsProcessed: number;
   totalProcessingTime: number;
-  errorMessage: string | null;
   rows: string[];
   header: string;
 }
@@ -558,7 +556,6 @@ function queryJob(
       id: org.db.newId('750'),
       operation,
       object: parsed.object.name,
-      query: body.query,
       state: 'UploadComplete',
       createdById: req.userId,
       createdDate: now,
@@ -568,7 +565,6 @@ function queryJob(
       lineEnding: body.lineEnding === 'CRLF' ? 'CRLF' : 'LF',
       numberRecordsProcessed: 0,
       totalProcessingTime: 0,
-      errorMessage: null,
       rows: [],
       header: columns.map((c) => quoteAlways(c.name)).join(delimiter)
     };
@@ -656,6 +652,5 @@ function queryInfo(job: QueryJob): Record<string, unknown> {
     retries: 0,
     totalProcessingTime: job.totalProcessingTime
   };
-  if (job.errorMessage) info.errorMessage = job.errorMessage;
   return info;
 }
