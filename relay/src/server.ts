@@ -89,7 +89,8 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
           deadLetterDays: config.store.dlqRetentionDays,
           inboxDays: config.store.inboxRetentionDays
         },
-        observer: metrics
+        observer: metrics,
+        config: config.values
       });
       const wake = running.wake.bind(running);
       subscriptions = await subscribeTopics({

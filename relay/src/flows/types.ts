@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { RelayClients } from '../clients.ts';
+import type { ConfigValues } from '../config/schema.ts';
+import type { ConfigValues } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
 
 /** What a flow handler gets besides its payload. */
@@ -16,6 +18,8 @@ export interface FlowContext {
   signal: AbortSignal;
   store: Store;
   clients: RelayClients;
+  /** The relay's validated configuration (flow settings); absent when a test runs a worker without one. */
+  config?: ConfigValues;
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { RelayClients } from '../clients.ts';
+import type { ConfigValues } from '../config/schema.ts';
 import { coerceError } from '../errors.ts';
 import type { FlowRegistry } from '../flows/registry.ts';
 import type { BackoffPolicy } from '../net/backoff.ts';
@@ -27,6 +28,8 @@ export interface WorkerOptions {
   observer?: JobObserver;
   backoff?: BackoffPolicy;
   workerId?: string;
+  /** Handed to every handler as `context.config` (flow settings). */
+  config?: ConfigValues;
 }
 
 const DAY_MS = 86_400_000;
@@ -182,7 +185,8 @@ export class Worker {
         logger,
         signal,
         store,
-        clients
+        clients,
+        ...(this.#options.config ? { config: this.#options.config } : {})
       });
       const completed = await store.completeJob(job.id, this.id);
       if (!completed) {
