@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { RelayClients } from '../clients.ts';
 import type { ConfigValues } from '../config/schema.ts';
-import type { ConfigValues } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
 
 /** What a flow handler gets besides its payload. */

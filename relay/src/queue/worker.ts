@@ -3,7 +3,6 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { RelayClients } from '../clients.ts';
 import type { ConfigValues } from '../config/schema.ts';
-import type { ConfigValues } from '../config/schema.ts';
 import { coerceError } from '../errors.ts';
 import type { FlowRegistry } from '../flows/registry.ts';
 import type { BackoffPolicy } from '../net/backoff.ts';
