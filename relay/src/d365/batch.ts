@@ -35,6 +35,8 @@ export type BatchItemResult =
   | { kind: 'changeset'; ok: boolean; responses: BatchResponse[] };
 
 const CRLF = '\r\n';
+/** OData: a request URL starting with `$<Content-ID>` refers to an entity created earlier in the changeset. */
+const CONTENT_ID_REFERENCE = /^\$\d+(?:\/|$)/;
 
 export interface BuiltBatch {
   contentType: string;
@@ -90,7 +92,7 @@ function operationPart(op: BatchOperation, dataUrl: string, contentId: string): 
     'Content-Transfer-Encoding: binary',
     `Content-ID: ${contentId}`,
     '',
-    `${op.method} ${dataUrl}/${op.path} HTTP/1.1`,
+    `${op.method} ${CONTENT_ID_REFERENCE.test(op.path) ? op.path : `${dataUrl}/${op.path}`} HTTP/1.1`,
     'OData-Version: 4.0',
     'OData-MaxVersion: 4.0',
     'Accept: application/json;odata.metadata=minimal'

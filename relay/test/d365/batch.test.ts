@@ -42,6 +42,22 @@ describe('buildBatchRequest', () => {
     expect(built.body.endsWith('--batch_id1--\r\n')).toBe(true);
   });
 
+  it('leaves a $<Content-ID> reference unprefixed so it resolves to the entity created earlier', () => {
+    const built = buildBatchRequest(
+      [
+        [
+          { method: 'POST', path: 'SalesOrderHeadersV2', body: { dataAreaId: 'usmf' } },
+          { method: 'POST', path: '$1/SalesOrderLines', body: { ItemNumber: 'D0001' } }
+        ]
+      ],
+      'https://env.example/data',
+      ids()
+    );
+    const lines = built.body.split('\r\n');
+    expect(lines).toContain('POST https://env.example/data/SalesOrderHeadersV2 HTTP/1.1');
+    expect(lines).toContain('POST $1/SalesOrderLines HTTP/1.1');
+  });
+
   it('refuses GET inside a changeset', () => {
     expect(() =>
       buildBatchRequest([[{ method: 'GET', path: 'CustomerGroups' }]], 'https://e/data')
