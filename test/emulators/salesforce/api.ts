@@ -13,7 +13,7 @@ import type { EventBus } from './pubsub/event-bus.ts';
 import { columnMetadata, executeSoql, parseSoql, SoqlError } from './soql.ts';
 import { CSV_NULL } from './store.ts';
 import type { DmlContext, DmlResult, SfRecord, UpsertOutcome } from './store.ts';
-import { coerceCsv, coerceJson, toWire } from './values.ts';
+import { coerceCsv, coerceJson, formatDateTime, parseDateTime, toWire } from './values.ts';
 
 /**
  * API versions served: 31.0 (Summer '14, the oldest a live org still lists) to 64.0 (Summer '25).
@@ -231,6 +231,9 @@ async function sobjects(
         ? { status: 201, body: { ...okBody(created.id), created: true } }
         : dmlResponse(created, req, object);
     }
+    if (req.method === 'GET' && (second === 'updated' || second === 'deleted')) {
+      return changedRecords(org, req, object, second);
+    }
     return byId(org, req, object, second);
   }
 
@@ -421,6 +424,48 @@ export function publishEvent(
     }
     throw error;
   }
+}
+
+/**
+ * `/sobjects/X/updated/?start=&end=` and `/deleted/`: IDs changed in a window (data replication).
+ * "latestDateCovered" is the end rounded down to the minute, as the resource documents.
+ */
+function changedRecords(
+  org: Org,
+  req: ApiRequest,
+  object: ObjectModel,
+  which: 'updated' | 'deleted'
+): ApiResponse {
+  const start = parseDateTime(req.query.get('start') ?? '');
+  const end = parseDateTime(req.query.get('end') ?? '');
+  if (start === null || end === null || end < start) {
+    return {
+      status: 400,
+      body: errorBody(
+        'INVALID_REPLICATION_DATE',
+        'start and end must be date-times with start before end'
+      )
+    };
+  }
+  const latestDateCovered = formatDateTime(Math.floor(end / 60_000) * 60_000);
+  const rows = [...(org.db.table(object.name)?.byId.values() ?? [])].filter((r) => {
+    const stamp = r.SystemModstamp as number;
+    return stamp >= start && stamp <= end && (r.IsDeleted === true) === (which === 'deleted');
+  });
+  if (which === 'updated') {
+    return { status: 200, body: { ids: rows.map((r) => r.Id), latestDateCovered } };
+  }
+  return {
+    status: 200,
+    body: {
+      deletedRecords: rows.map((r) => ({
+        id: r.Id,
+        deletedDate: formatDateTime(r.SystemModstamp as number)
+      })),
+      earliestDateAvailable: formatDateTime(start),
+      latestDateCovered
+    }
+  };
 }
 
 // ---- query ------------------------------------------------------------------------------------

@@ -151,6 +151,27 @@ describe('CRUD', () => {
   });
 });
 
+describe('replication resources', () => {
+  it('lists records updated and deleted in a window', async () => {
+    const start = new Date(Date.now() - 60_000).toISOString();
+    const kept = await create('Account', { Name: 'Kept' });
+    const gone = await create('Account', { Name: 'Gone' });
+    await h.api('DELETE', `/sobjects/Account/${gone}`);
+    const end = new Date(Date.now() + 60_000).toISOString();
+    const window = `start=${encodeURIComponent(start)}&end=${encodeURIComponent(end)}`;
+    const updated = await h.api('GET', `/sobjects/Account/updated/?${window}`);
+    expect((updated.body as { ids: string[] }).ids).toEqual([kept]);
+    const deleted = await h.api('GET', `/sobjects/Account/deleted/?${window}`);
+    expect(
+      (deleted.body as { deletedRecords: { id: string }[] }).deletedRecords.map((d) => d.id)
+    ).toEqual([gone]);
+  });
+
+  it('refuses a window without dates', async () => {
+    expect((await h.api('GET', '/sobjects/Account/updated/')).status).toBe(400);
+  });
+});
+
 describe('field validation', () => {
   const errorOf = async (object: string, body: Record<string, unknown>) => {
     const res = await h.api('POST', `/sobjects/${object}`, body);
