@@ -17,6 +17,7 @@ import { adminRoutes } from './http/routes/admin.ts';
 import { businessEventRoutes } from './http/routes/business-events.ts';
 import { calloutRoutes } from './http/routes/callouts.ts';
 import { healthRoutes } from './http/routes/health.ts';
+import { inventoryRoutes, readsD365 } from './http/routes/inventory.ts';
 import { ErrorResponse } from './http/schemas.ts';
 import { validatorCompiler } from './http/validator.ts';
 import { currentCorrelationId } from './observability/correlation.ts';
@@ -165,6 +166,16 @@ const relayApp: FastifyPluginAsyncTypebox<AppDependencies> = async (fastify, dep
     prefix: '/api/v1',
     calloutKey: config.security.calloutKey
   });
+  if (readsD365(clients.d365)) {
+    await fastify.register(inventoryRoutes, {
+      prefix: '/api/v1',
+      calloutKey: config.security.calloutKey,
+      d365: clients.d365,
+      defaultLegalEntity: config.values.D365_DEFAULT_LEGAL_ENTITY,
+      cacheTtlMs: config.values.RELAY_INVENTORY_CACHE_MS,
+      deadlineMs: config.values.RELAY_INVENTORY_DEADLINE_MS
+    });
+  }
   await fastify.register(businessEventRoutes, {
     prefix: '/api/v1',
     secret: config.security.businessEventsSecret,

@@ -59,6 +59,9 @@ export const ConfigSchema = Type.Object(
     D365_DEFAULT_LEGAL_ENTITY: Type.String({ pattern: '^[A-Za-z0-9]{1,4}$', default: 'usmf' }),
     D365_REQUEST_TIMEOUT_MS: Millis(30_000, 100),
     D365_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+    RELAY_INVENTORY_CACHE_MS: Millis(30_000),
+    // Below the package's Callout_Timeout_Ms__c default (10,000 ms), so Apex gets an answer, not a timeout.
+    RELAY_INVENTORY_DEADLINE_MS: Millis(8_000, 100),
 
     SF_LOGIN_URL: Type.String({
       pattern: '^https?://[^\\s]+$',
