@@ -26,12 +26,18 @@ if (!Number.isInteger(port) || !Number.isInteger(pubsubPort)) {
   process.exit(2);
 }
 
-const emulator = await start({
-  port,
-  pubsubPort,
-  ...(values['project-dir'] ? { projectDir: values['project-dir'] } : {}),
-  ...(values['daily-api-limit'] ? { dailyApiLimit: Number(values['daily-api-limit']) } : {})
-});
+let emulator: Awaited<ReturnType<typeof start>>;
+try {
+  emulator = await start({
+    port,
+    pubsubPort,
+    ...(values['project-dir'] ? { projectDir: values['project-dir'] } : {}),
+    ...(values['daily-api-limit'] ? { dailyApiLimit: Number(values['daily-api-limit']) } : {})
+  });
+} catch (error) {
+  console.error(`The Salesforce emulator could not start: ${(error as Error).message}`);
+  process.exit(1);
+}
 
 const clientId = 'emulator-client-credentials';
 const clientSecret = randomBytes(24).toString('base64url');
@@ -67,6 +73,8 @@ JWT bearer:
   username (sub):     ${emulator.integrationUser.username}
   audience (aud):     ${url}
   private key (PEM):  ${keyFile}
+
+${emulator.modelWarnings.map((w) => `\nModel warning: ${w}`).join('')}
 
 Press Ctrl+C to stop.`);
 

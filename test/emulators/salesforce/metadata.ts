@@ -49,7 +49,11 @@ export function loadModel(projectDir: string): LoadedModel {
   const sources = new Map<string, ObjectSource>();
   const globalValueSets = new Map<string, PicklistEntry[]>();
   const metadataRecords: MetadataRecord[] = [];
-  for (const dir of packageDirectories(projectDir)) {
+  const directories = packageDirectories(projectDir);
+  if (directories.length === 0) {
+    warnings.push(`no package directory (sfdx-project.json or force-app) under ${projectDir}`);
+  }
+  for (const dir of directories) {
     walk(dir, (path, name) => {
       if (name === 'objects') collectObjects(path, sources);
       if (name === 'globalValueSets') collectGlobalValueSets(path, globalValueSets);
