@@ -114,7 +114,8 @@ export function standardObjects(): ObjectSeed[] {
       kind: 'standard',
       fields: [
         ...systemFields(true),
-        ref('AccountId', 'Account', 'Account'),
+        // Deleting an account deletes its contacts and opportunities (Object Reference, Account).
+        ref('AccountId', 'Account', 'Account', { deleteConstraint: 'Cascade' }),
         text('LastName', 80, { nillable: false }),
         text('FirstName', 40),
         field({
@@ -141,7 +142,8 @@ export function standardObjects(): ObjectSeed[] {
       kind: 'standard',
       fields: [
         ...systemFields(true),
-        ref('AccountId', 'Account', 'Account'),
+        // Deleting an account deletes its contacts and opportunities (Object Reference, Account).
+        ref('AccountId', 'Account', 'Account', { deleteConstraint: 'Cascade' }),
         text('Name', 120, { nillable: false, nameField: true }),
         field({ name: 'Description', type: 'textarea', length: 32000 }),
         field({

@@ -143,6 +143,22 @@ describe('CRUD', () => {
     expect((res.body as { errorCode: string }[])[0]?.errorCode).toBe('MALFORMED_ID');
   });
 
+  it('deletes an account’s contacts with it', async () => {
+    const account = await create('Account', { Name: 'Parent' });
+    const contact = await create('Contact', { LastName: 'Child', AccountId: account });
+    await h.api('DELETE', `/sobjects/Account/${account}`);
+    expect((await h.api('GET', `/sobjects/Contact/${contact}`)).status).toBe(404);
+  });
+
+  it('clears a lookup when its parent is deleted', async () => {
+    const parent = await create('Account', { Name: 'Parent' });
+    const child = await create('Account', { Name: 'Child', ParentId: parent });
+    await h.api('DELETE', `/sobjects/Account/${parent}`);
+    expect(
+      ((await h.api('GET', `/sobjects/Account/${child}`)).body as { ParentId: unknown }).ParentId
+    ).toBeNull();
+  });
+
   it('cascades deletes to master-detail children', async () => {
     const account = await create('Account', { Name: 'Parent' });
     const invoice = await create('Invoice__c', { Name: 'INV-1', Account__c: account });
