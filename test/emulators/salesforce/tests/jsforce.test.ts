@@ -76,6 +76,40 @@ describe('jsforce against the emulator', () => {
     });
   });
 
+  it('loads records through Bulk API 2.0 and reads the results', async () => {
+    const results = await conn.bulk2.loadAndWaitForResults({
+      object: 'Account',
+      operation: 'upsert',
+      externalIdFieldName: 'D365_Customer_Number__c',
+      input: 'Name,D365_Customer_Number__c\nBulk One,BK-1\n,BK-2\n',
+      pollInterval: 50,
+      pollTimeout: 20_000
+    });
+    expect(results.successfulResults).toMatchObject([
+      { sf__Created: 'true', D365_Customer_Number__c: 'BK-1' }
+    ]);
+    expect(results.failedResults).toMatchObject([
+      {
+        sf__Error: 'REQUIRED_FIELD_MISSING:Required fields are missing: [Name]',
+        D365_Customer_Number__c: 'BK-2'
+      }
+    ]);
+    expect(results.unprocessedRecords).toEqual([]);
+  });
+
+  it('runs a Bulk API 2.0 query', async () => {
+    const records = await conn.bulk2.query(
+      "SELECT Name FROM Account WHERE D365_Customer_Number__c = 'BK-1'",
+      {
+        pollInterval: 50,
+        pollTimeout: 20_000
+      }
+    );
+    const rows: unknown[] = [];
+    for await (const row of records) rows.push(row);
+    expect(rows).toEqual([{ Name: 'Bulk One' }]);
+  });
+
   it('describes objects', async () => {
     const describe = await conn.sobject('Account').describe();
     expect(describe.fields.find((f) => f.name === 'D365_Customer_Number__c')?.externalId).toBe(
