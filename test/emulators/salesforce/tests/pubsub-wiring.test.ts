@@ -1,4 +1,5 @@
 /** The Pub/Sub API as wired into start(): OAuth tokens from the emulator, events published over REST. */
+import { generateKeyPairSync } from 'node:crypto';
 import PubSubApiClient from 'salesforce-pubsub-api-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_ID, CLIENT_SECRET, startHarness } from './helpers.ts';
@@ -75,6 +76,37 @@ describe('Pub/Sub API wired to the org', () => {
         Message__c: 'ok',
         CreatedById: h.emu.integrationUser.id
       });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('logs in with the JWT bearer flow as the client signs it', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await h.emu.control.registerJwtApp({
+      consumerKey: 'pubsub-jwt-app',
+      certificatePem: publicKey.export({ type: 'spki', format: 'pem' }).toString()
+    });
+    const client = new PubSubApiClient(
+      {
+        authType: 'oauth-jwt-bearer',
+        loginUrl: h.emu.instanceUrl,
+        clientId: 'pubsub-jwt-app',
+        username: h.emu.integrationUser.username,
+        privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        pubSubEndpoint: h.emu.pubsubEndpoint,
+        rejectUnauthorizedSsl: false
+      },
+      silentLogger
+    );
+    await client.connect();
+    try {
+      const result = await client.publish(TOPIC, {
+        CreatedDate: Date.now(),
+        CreatedById: h.emu.integrationUser.id,
+        Status__c: { string: 'Synced' }
+      });
+      expect(result.replayId).toBeGreaterThan(0);
     } finally {
       client.close();
     }
