@@ -8,6 +8,7 @@ import { isPlainObject, recordBody } from './api.ts';
 import { resetBulk } from './bulk.ts';
 import type { ApiKind, Faults, Org } from './org.ts';
 import { NO_FAULTS } from './org.ts';
+import type { EventBus } from './pubsub/event-bus.ts';
 import type { PubSubFaults } from './pubsub/server.ts';
 import type { SfRecord } from './store.ts';
 
@@ -59,10 +60,23 @@ export interface EmulatorControl {
   records(objectName: string): SfRecord[];
   /** Inserts with the same validation as the API, without counting against the API budget. */
   insert(objectName: string, values: SfRecord): string;
+  /**
+   * Publishes a platform event as the package's Apex would (as the integration user unless
+   * `createdById` is given), without spending API budget; returns the replay id (decimal) and UUID.
+   */
+  publishEvent(
+    eventName: string,
+    fields: SfRecord,
+    createdById?: string
+  ): { replayId: string; eventUuid: string };
   pubsub: PubSubFaults | null;
 }
 
-export function createControl(org: Org, pubsub: PubSubFaults | null): EmulatorControl {
+export function createControl(
+  org: Org,
+  bus: EventBus | null,
+  pubsub: PubSubFaults | null
+): EmulatorControl {
   return {
     async registerJwtApp(app) {
       org.jwtApps.set(app.consumerKey, {
@@ -135,6 +149,20 @@ export function createControl(org: Org, pubsub: PubSubFaults | null): EmulatorCo
         throw new Error(result.errors.map((e) => `${e.statusCode}: ${e.message}`).join('; '));
       }
       return result.id;
+    },
+    publishEvent(eventName, fields, createdById) {
+      if (!bus) throw new Error('the Pub/Sub API is not running');
+      const object = org.model.objects.get(eventName.toLowerCase());
+      if (object?.kind !== 'event') throw new Error(`${eventName} is not a platform event`);
+      const published = bus.publish(
+        `/event/${object.name}`,
+        fields,
+        createdById ?? org.integrationUserId
+      );
+      return {
+        replayId: published.replayId.readBigUInt64BE().toString(),
+        eventUuid: published.eventUuid
+      };
     },
     pubsub
   };
@@ -226,6 +254,10 @@ export function registerControlRoutes(
       scope.post<{ Params: { object: string } }>(
         '/records/:object',
         wrap((r) => ({ id: control.insert((r.params as { object: string }).object, body(r)) }))
+      );
+      scope.post<{ Params: { event: string } }>(
+        '/events/:event',
+        wrap((r) => control.publishEvent((r.params as { event: string }).event, body(r)))
       );
       const pubsub = () => {
         if (!control.pubsub) throw new Error('the Pub/Sub API is not running');

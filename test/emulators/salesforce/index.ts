@@ -96,7 +96,7 @@ export async function start(options: StartOptions = {}): Promise<RunningEmulator
     authenticate: createPubSubAuthenticator(org),
     ...(options.pubsubKeepaliveMs ? { keepaliveIntervalMs: options.pubsubKeepaliveMs } : {})
   });
-  const control = createControl(org, pubsub.faults);
+  const control = createControl(org, bus, pubsub.faults);
   const info = () => ({
     instanceUrl: org.instanceUrl,
     pubsubEndpoint: pubsub.endpoint,

@@ -178,6 +178,23 @@ describe('control API over HTTP', () => {
     ).access_token;
   });
 
+  it('publishes a platform event without spending the budget', async () => {
+    const before = h.emu.control.pubsub?.counters().eventsPublished ?? 0;
+    const res = await control('POST', '/events/D365_Sync_Result__e', {
+      Record_Id__c: '001000000000000AAA',
+      Status__c: 'Synced'
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      replayId: expect.stringMatching(/^\d+$/),
+      eventUuid: expect.stringMatching(/^[0-9a-f-]{36}$/)
+    });
+    expect((h.emu.control.pubsub?.counters().eventsPublished ?? 0) - before).toBe(1);
+    expect(h.emu.control.counters().apiUsed).toBe(0);
+    const bad = await control('POST', '/events/D365_Sync_Result__e', { Nope__c: 'x' });
+    expect(bad.status).toBe(400);
+  });
+
   it('forwards Pub/Sub faults', async () => {
     const res = await control('GET', '/pubsub/counters');
     expect(res.status).toBe(200);
