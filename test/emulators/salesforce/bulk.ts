@@ -448,7 +448,7 @@ function startProcessing(ctx: ApiContext, job: IngestJob): void {
         job.failed.push(`${quoteAlways(id)}${d}${quoteAlways(message)}${d}${cells}`);
       }
       if (Date.now() >= deadline) {
-        setImmediate(slice);
+        setImmediate(guardedSlice);
         return;
       }
     }
@@ -459,7 +459,17 @@ function startProcessing(ctx: ApiContext, job: IngestJob): void {
     job.totalProcessingTime = Date.now() - started;
     job.systemModstamp = Date.now();
   };
-  slice();
+  // A bug in row processing fails the job instead of crashing the emulator from a timer callback.
+  const guardedSlice = (): void => {
+    try {
+      slice();
+    } catch (error) {
+      job.state = 'Failed';
+      job.errorMessage = `InternalServerError : ${(error as Error).message}`;
+      finish();
+    }
+  };
+  guardedSlice();
 }
 
 function missing(field: string): DmlResult {
