@@ -93,7 +93,16 @@ export const ConfigSchema = Type.Object(
     PRODUCTS_PRICE_GROUPS: Type.String({ pattern: '^[^|]*$', default: '' }),
     PRODUCTS_UNIT_MAP: Type.String({ default: 'ea=Each,pcs=Each' }),
     PRODUCTS_MULTI_CURRENCY: Type.Boolean({ default: false }),
-    PRODUCTS_BULK_THRESHOLD: Type.Integer({ minimum: 1, default: 1_000 })
+    PRODUCTS_BULK_THRESHOLD: Type.Integer({ minimum: 1, default: 1_000 }),
+    // Account and contact flows (src/flows/account/README.md, src/flows/contact/README.md).
+    D365_DEFAULT_CUSTOMER_GROUP: Type.String({ pattern: '^[A-Za-z0-9_-]{1,10}$', default: '30' }),
+    ACCOUNT_BULK_THRESHOLD: Type.Integer({ minimum: 1, default: 1_000 }),
+    ACCOUNT_FIELD_OWNERSHIP: Type.String({
+      pattern: '^([A-Za-z]+:(d365|salesforce))?(,[A-Za-z]+:(d365|salesforce))*$',
+      default: 'creditLimit:d365,customerGroup:d365,onHold:d365'
+    }),
+    // Pull of the D365-owned account fields; "off" disables it.
+    ACCOUNT_PULL_CRON: Type.String({ minLength: 3, default: '*/15 * * * *' })
   },
   { additionalProperties: false }
 );
