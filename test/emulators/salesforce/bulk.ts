@@ -634,8 +634,8 @@ function queryJob(
     text: job.header + eol + (rows.length ? rows.join(eol) + eol : ''),
     contentType: 'text/csv',
     headers: {
-      'sforce-numberofrecords': String(rows.length),
-      'sforce-locator':
+      'Sforce-NumberOfRecords': String(rows.length),
+      'Sforce-Locator':
         nextOffset < job.rows.length
           ? Buffer.from(String(nextOffset)).toString('base64url')
           : 'null'

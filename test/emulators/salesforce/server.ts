@@ -81,7 +81,7 @@ function send(
   response: ApiResponse,
   withLimitInfo: boolean
 ): FastifyReply {
-  if (withLimitInfo) reply.header('sforce-limit-info', org.limitInfo());
+  if (withLimitInfo) reply.header('Sforce-Limit-Info', org.limitInfo());
   if (response.headers) reply.headers(response.headers);
   reply.code(response.status);
   if (response.text !== undefined) {
