@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import { buildApp, loggerOptions } from './app.ts';
 import { providesSession, type RelayClients } from './clients.ts';
 import { loadConfig, type RelayConfig } from './config/load.ts';
+import type { D365Client, QueryOptions } from './d365/index.ts';
 import { ConfigError } from './errors.ts';
 import { FLOWS, createFlowRegistry, type FlowRegistry } from './flows/registry.ts';
 import { createPubSubIntake } from './intake/pubsub.ts';
@@ -53,8 +54,18 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
       ? Promise.resolve(options.clients)
       : import('./clients.ts').then((m) => m.createRelayClients(config.values, logger, metrics));
     clientsReady.catch(() => {});
+    const pendingD365: RelayClients['d365'] & Pick<D365Client, 'query'> = {
+      checkCredentials: async () => (await clientsReady).d365.checkCredentials(),
+      // The inventory route reads D365 through the real client once it is built.
+      async *query<T>(entitySet: string, queryOptions?: QueryOptions): AsyncGenerator<T> {
+        const d365 = (await clientsReady).d365 as Partial<D365Client>;
+        if (typeof d365.query !== 'function')
+          throw new TypeError('The D365 client cannot read entities');
+        yield* d365.query<T>(entitySet, queryOptions);
+      }
+    };
     const pendingClients: RelayClients = {
-      d365: { checkCredentials: async () => (await clientsReady).d365.checkCredentials() },
+      d365: pendingD365,
       salesforce: {
         checkCredentials: async () => (await clientsReady).salesforce.checkCredentials()
       }

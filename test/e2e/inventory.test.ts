@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CALLOUT_KEY,
+  startFinanceRelay,
+  type FinanceRelay
+} from '../../relay/test/flows/invoice/relay-fixture.ts';
+
+/** The inventory endpoint as the package's D365InventoryController calls it, on a relay started as in production. */
+let env: FinanceRelay;
+
+beforeAll(async () => {
+  // No cache: every lookup asks D365, so the second one meets the outage.
+  env = await startFinanceRelay([], { RELAY_INVENTORY_CACHE_MS: '0' });
+});
+
+afterAll(async () => {
+  await env?.close();
+});
+
+async function lookup(query: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${env.baseUrl}/api/v1/inventory?${query}`, {
+    headers: { 'X-Relay-Key': CALLOUT_KEY }
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe('inventory lookup end to end', () => {
+  it('answers the stock set in D365, then the last values marked stale while D365 is down', async () => {
+    env.d365.control.setStock({
+      itemNumber: 'A0002',
+      siteId: '1',
+      warehouseId: '11',
+      onHand: 40,
+      reserved: 15,
+      ordered: 5
+    });
+    const first = await lookup('items=A0002&legalEntity=usmf');
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ legalEntity: 'usmf', stale: false });
+    expect(first.body.items).toEqual([
+      expect.objectContaining({
+        itemNumber: 'A0002',
+        sites: expect.arrayContaining([
+          { siteId: '1', warehouseId: '11', available: 25, reserved: 15, ordered: 5 }
+        ])
+      })
+    ]);
+
+    env.d365.control.setFaults({ errorRate: 1, errorStatus: 503 });
+    const stale = await lookup('items=A0002&legalEntity=usmf');
+    expect(stale.status).toBe(200);
+    expect(stale.body).toMatchObject({
+      stale: true,
+      asOf: first.body.asOf,
+      items: first.body.items
+    });
+    env.d365.control.clearFaults();
+  });
+});
