@@ -1,0 +1,255 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { filter } from '../../relay/src/d365/index.ts';
+import { startHarness, TOPICS, type Harness, type SfRecord } from './harness.ts';
+
+/**
+ * Closed Won opportunity → D365 sales order over both emulators: the event the Apex publishes goes
+ * through the relay's Pub/Sub subscription, the order lands in D365 once, and the result is written
+ * back to the opportunity.
+ */
+let harness: Harness;
+let standardPricebook: string;
+/** An account that is already the D365 customer US-001. */
+let customerAccount: string;
+const products = new Map<string, string>();
+
+/** Opportunity fields the relay may write: integration-owned, so the Apex echo guard ignores them. */
+const INTEGRATION_OWNED = new Set([
+  'D365_Sales_Order_Number__c',
+  'D365_Order_Status__c',
+  'D365_Sync_Status__c',
+  'D365_Last_Sync_Error__c',
+  'D365_Sync_Warning__c'
+]);
+const SYSTEM_FIELDS = new Set(['LastModifiedDate', 'SystemModstamp', 'LastModifiedById']);
+
+beforeAll(async () => {
+  harness = await startHarness();
+  standardPricebook = String(
+    harness.salesforce.control.records('Pricebook2').find((book) => book.IsStandard)!.Id
+  );
+  customerAccount = harness.insert('Account', {
+    Name: 'Contoso Retail',
+    D365_Customer_Number__c: 'US-001'
+  });
+});
+
+afterAll(async () => harness?.close());
+
+function product(itemNumber: string, name: string, price: number): string {
+  const known = products.get(itemNumber);
+  if (known) return known;
+  const id = harness.insert('Product2', {
+    Name: name,
+    D365_Item_Number__c: itemNumber,
+    IsActive: true
+  });
+  harness.insert('PricebookEntry', {
+    Pricebook2Id: standardPricebook,
+    Product2Id: id,
+    UnitPrice: price,
+    IsActive: true
+  });
+  products.set(itemNumber, id);
+  return id;
+}
+
+interface LineSpec {
+  item: string;
+  quantity: number;
+  price: number;
+  description?: string;
+}
+
+/** An open opportunity with products, by default on an account that is already a D365 customer. */
+function opportunity(lines: LineSpec[], accountId = customerAccount): string {
+  const id = harness.insert('Opportunity', {
+    Name: `Deal ${Math.random().toString(36).slice(2, 8)}`,
+    StageName: 'Prospecting',
+    CloseDate: '2026-11-30',
+    AccountId: accountId,
+    Pricebook2Id: standardPricebook
+  });
+  for (const line of lines) {
+    harness.insert('OpportunityLineItem', {
+      OpportunityId: id,
+      Product2Id: product(line.item, line.description ?? `Product ${line.item}`, line.price),
+      Quantity: line.quantity,
+      UnitPrice: line.price,
+      ...(line.description ? { Description: line.description } : {})
+    });
+  }
+  return id;
+}
+
+async function ordersFor(opportunityId: string): Promise<SfRecord[]> {
+  const rows: SfRecord[] = [];
+  for await (const row of harness.clients.d365.query<SfRecord>('SalesOrderHeadersV2', {
+    filter: filter.eq('CustomersOrderReference', opportunityId),
+    crossCompany: true,
+    expand: 'SalesOrderLines'
+  }))
+    rows.push(row);
+  return rows;
+}
+
+function synced(opportunityId: string): Promise<SfRecord> {
+  return harness.waitFor(
+    () => {
+      const record = harness.record('Opportunity', opportunityId);
+      return record?.D365_Sync_Status__c === 'Synced' ? record : undefined;
+    },
+    { what: `opportunity ${opportunityId} to be Synced`, timeoutMs: 30_000 }
+  );
+}
+
+describe('Closed Won opportunity → D365 sales order', () => {
+  it('creates the order with its lines and writes number, status and sync result back', async () => {
+    const id = opportunity([
+      { item: 'D0001', quantity: 2, price: 275, description: 'MidRangeSpeaker2' },
+      { item: 'A0001', quantity: 3, price: 14.5 }
+    ]);
+    const before = { ...harness.record('Opportunity', id) };
+    const { idempotencyKey } = await harness.closeWon(id);
+    const after = await synced(id);
+
+    const [order, ...others] = await ordersFor(id);
+    expect(others).toEqual([]);
+    expect(order).toMatchObject({
+      dataAreaId: 'usmf',
+      OrderingCustomerAccountNumber: 'US-001',
+      CustomersOrderReference: harness.record('Opportunity', id)!.Id,
+      SalesOrderStatus: 'Backorder'
+    });
+    const lines = (order!.SalesOrderLines as SfRecord[]).map((line) => ({
+      item: line.ItemNumber,
+      quantity: line.OrderedSalesQuantity,
+      price: line.SalesPrice
+    }));
+    expect(lines).toEqual([
+      { item: 'D0001', quantity: 2, price: 275 },
+      { item: 'A0001', quantity: 3, price: 14.5 }
+    ]);
+    expect(after).toMatchObject({
+      D365_Sales_Order_Number__c: order!.SalesOrderNumber,
+      D365_Order_Status__c: 'Backorder',
+      D365_Last_Sync_Error__c: null
+    });
+    // Only integration-owned fields changed (besides the stage the rep set): no echo into a new sync event.
+    const changed = Object.keys(after).filter(
+      (field) =>
+        JSON.stringify(after[field]) !== JSON.stringify(before[field]) &&
+        !SYSTEM_FIELDS.has(field) &&
+        !['StageName', 'IsClosed', 'IsWon', 'Probability'].includes(field)
+    );
+    expect(changed.every((field) => INTEGRATION_OWNED.has(field))).toBe(true);
+    const result = await harness.waitFor(() => harness.syncResults(String(after.Id))[0], {
+      what: 'the sync result event'
+    });
+    expect(result).toMatchObject({
+      Idempotency_Key__c: idempotencyKey,
+      Flow__c: 'order',
+      Status__c: 'Synced',
+      D365_Key__c: `usmf|${String(order!.SalesOrderNumber)}`
+    });
+  });
+
+  it('creates one order when the event is delivered twice and when the opportunity is closed again', async () => {
+    const id = opportunity([{ item: 'D0002', quantity: 1, price: 110 }]);
+    const opportunityRecord = harness.record('Opportunity', id)!;
+    await harness.closeWon(id);
+    const first = await synced(id);
+    // Redelivery of the same event (same key), and a second close (new key) after the order exists.
+    const event = await harness.waitFor(
+      () =>
+        harness
+          .events(TOPICS.orderRequest)
+          .map((e) => e.payload)
+          .find((payload) => payload.Record_Id__c === opportunityRecord.Id),
+      { what: 'the order request on the observer' }
+    );
+    const { CreatedDate: _date, CreatedById: _by, ...fields } = event;
+    await harness.publish('D365_Order_Request__e', fields);
+    await harness.publish('D365_Order_Request__e', {
+      ...fields,
+      Idempotency_Key__c: `${String(opportunityRecord.Id)}:9999999999999`
+    });
+    await harness.waitFor(() => harness.syncResults(String(opportunityRecord.Id)).length >= 2, {
+      what: 'the second close to be processed'
+    });
+    expect(await ordersFor(id)).toHaveLength(1);
+    expect(harness.record('Opportunity', id)!.D365_Sales_Order_Number__c).toBe(
+      first.D365_Sales_Order_Number__c
+    );
+  });
+
+  it('refuses a wrong-case item number: Error on the opportunity in words a rep understands, no order, no retry', async () => {
+    const id = opportunity([{ item: 'd0003', quantity: 1, price: 210, description: 'Speaker' }]);
+    await harness.closeWon(id);
+    const record = await harness.waitFor(
+      () => {
+        const r = harness.record('Opportunity', id);
+        return r?.D365_Sync_Status__c === 'Error' ? r : undefined;
+      },
+      { what: 'the error on the opportunity' }
+    );
+    expect(record.D365_Last_Sync_Error__c).toBe(
+      "No D365 sales order was created. Product 'Speaker' (item d0003) is not a released product in D365 legal entity usmf (D365 has D0003). Check the item number's spelling and case. Fix it, then move the opportunity out of Closed Won and back."
+    );
+    expect(await ordersFor(id)).toEqual([]);
+    const store = harness.relay().store;
+    const ledger = await store.queryLedger({
+      flow: 'order',
+      salesforceId: String(record.Id),
+      limit: 5
+    });
+    expect(ledger.map((entry) => entry.lastStatus)).toEqual(['Error']);
+    const counts = await store.counts();
+    expect(counts.pending.order ?? 0).toBe(0);
+    expect(counts.deadLetters.order ?? 0).toBe(0);
+    expect(harness.syncResults(String(record.Id))[0]).toMatchObject({ Status__c: 'Error' });
+  });
+
+  it('shows a D365 validation error (item stopped for sales) on the opportunity without retrying', async () => {
+    const id = opportunity([{ item: 'L0001', quantity: 1, price: 150 }]);
+    const batchesBefore = harness.d365.control.counters().batches;
+    await harness.closeWon(id);
+    const record = await harness.waitFor(
+      () => {
+        const r = harness.record('Opportunity', id);
+        return r?.D365_Sync_Status__c === 'Error' ? r : undefined;
+      },
+      { what: 'the error on the opportunity' }
+    );
+    expect(record.D365_Last_Sync_Error__c).toMatch(
+      /D365 refused the order: .*L0001.*stopped for sales/
+    );
+    // One changeset, refused; not sent again.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(harness.d365.control.counters().batches - batchesBefore).toBe(1);
+    expect(await ordersFor(id)).toEqual([]);
+  });
+
+  it('creates the order once through a 429 storm', async () => {
+    const id = opportunity([{ item: 'D0004', quantity: 1, price: 1800 }]);
+    harness.d365.control.throttleStorm({ seconds: 3, retryAfterSeconds: 1 });
+    await harness.closeWon(id);
+    await synced(id);
+    expect(harness.d365.control.counters().throttled).toBeGreaterThan(0);
+    expect(await ordersFor(id)).toHaveLength(1);
+  });
+
+  it('recovers from a rejected token on both sides and creates the order once', async () => {
+    const id = opportunity([{ item: 'M0001', quantity: 1, price: 599 }]);
+    const d365Before = harness.d365.control.counters();
+    const sfBefore = harness.salesforce.control.counters();
+    // D365 answers the next data call 401 (token revoked); every Salesforce session expires.
+    harness.d365.control.queueFaults([{ kind: 'status', status: 401 }]);
+    harness.salesforce.control.expireSessions();
+    await harness.closeWon(id);
+    await synced(id);
+    expect(harness.d365.control.counters().tokensIssued).toBeGreaterThan(d365Before.tokensIssued);
+    expect(harness.salesforce.control.counters().auth).toBeGreaterThan(sfBefore.auth);
+    expect(await ordersFor(id)).toHaveLength(1);
+  });
+});
