@@ -148,7 +148,10 @@ function collections(ctx: ApiContext, req: ApiRequest, segments: string[]): ApiR
           const type = typeOf(org, r);
           if (!type.ok) return type.result;
           if ((r as SfRecord).id !== undefined || (r as SfRecord).Id !== undefined) {
-            return itemError('INVALID_FIELD', 'Id is not allowed when creating records');
+            return itemError(
+              'INVALID_FIELD',
+              'The Id field should not be specified in the sobject data.'
+            );
           }
           if (type.object.kind === 'event') {
             const published = publishEvent(ctx, type.object, r as SfRecord, req.userId);

@@ -421,7 +421,15 @@ export class Database {
         values[resolved.field.name] = resolved.id;
         continue;
       }
-      if (lower === 'id' && existing) continue;
+      if (lower === 'id') {
+        if (existing) continue;
+        // Verbatim from the REST API guide, "Create a Record".
+        return {
+          errors: [
+            dmlError('INVALID_FIELD', 'The Id field should not be specified in the sobject data.')
+          ]
+        };
+      }
       const writable = existing ? f.updateable : f.createable;
       if (!writable) {
         const unchangedKey = existing && ignoreNotUpdateable.includes(f.name) && f.name in existing;

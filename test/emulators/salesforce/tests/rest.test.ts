@@ -203,6 +203,14 @@ describe('field validation', () => {
     });
   });
 
+  it('rejects an Id in the body of a create', async () => {
+    expect(await errorOf('Account', { Id: '001000000000000AAA', Name: 'A' })).toEqual({
+      message: 'The Id field should not be specified in the sobject data.',
+      errorCode: 'INVALID_FIELD',
+      fields: []
+    });
+  });
+
   it('rejects missing required fields with REQUIRED_FIELD_MISSING', async () => {
     expect(await errorOf('Contact', { FirstName: 'Ann' })).toEqual({
       message: 'Required fields are missing: [LastName]',
