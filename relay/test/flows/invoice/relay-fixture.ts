@@ -9,11 +9,12 @@ import {
 } from '../../../../test/emulators/salesforce/index.ts';
 import { loadConfig } from '../../../src/config/load.ts';
 import type { Flow } from '../../../src/flows/types.ts';
+import { createSalesforceClient, type SalesforceClient } from '../../../src/salesforce/index.ts';
 import { startRelay, type RunningRelay } from '../../../src/server.ts';
 import { silentLogger } from '../../helpers.ts';
 
 export const CALLOUT_KEY = 'callout-key-for-finance-0123456789';
-const SECRET = 'business-events-secret-finance-0123';
+export const EVENTS_SECRET = 'business-events-secret-finance-0123';
 
 /** Both emulators (seed demo) and a relay started as in production, with the given flows. */
 export interface FinanceRelay {
@@ -21,6 +22,8 @@ export interface FinanceRelay {
   salesforce: RunningEmulator;
   relay: RunningRelay;
   baseUrl: string;
+  /** A Salesforce client of its own (the relay's app), for test writes through the API. */
+  salesforceClient: SalesforceClient;
   /** Subscribes the relay's endpoint to these D365 business events. */
   registerEndpoint(businessEventIds: string[]): Promise<void>;
   close(): Promise<void>;
@@ -46,7 +49,7 @@ export async function startFinanceRelay(
       env: {
         RELAY_ADMIN_TOKEN: 'admin-token-0123456789',
         RELAY_CALLOUT_KEY: CALLOUT_KEY,
-        RELAY_BUSINESS_EVENTS_SECRET: SECRET,
+        RELAY_BUSINESS_EVENTS_SECRET: EVENTS_SECRET,
         RELAY_STORE_URL: `sqlite:${join(dir, 'relay.db')}`,
         RELAY_HOST: '127.0.0.1',
         RELAY_PORT: '0',
@@ -68,20 +71,29 @@ export async function startFinanceRelay(
   });
   const address = relay.app.server.address();
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const salesforceClient = createSalesforceClient({
+    loginUrl: salesforce.instanceUrl,
+    authFlow: 'client_credentials',
+    clientId,
+    clientSecret,
+    logger: silentLogger
+  });
   return {
     d365,
     salesforce,
     relay,
     baseUrl,
+    salesforceClient,
     async registerEndpoint(businessEventIds) {
       d365.control.registerEndpoint({
-        url: `${baseUrl}/api/v1/business-events/${SECRET}`,
+        url: `${baseUrl}/api/v1/business-events/${EVENTS_SECRET}`,
         businessEventIds
       });
       await d365.control.eventsSettled();
     },
     async close() {
       await relay.close();
+      await salesforceClient.close();
       await Promise.all([d365.close(), salesforce.close()]);
     }
   };
