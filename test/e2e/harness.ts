@@ -278,7 +278,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   // The test's own clients: same emulators, other Salesforce app, so the relay's counters stay its own.
   const operator = createRelayClients(
-    { ...config.values, SF_CLIENT_ID: testApp.clientId, SF_CLIENT_SECRET: testApp.clientSecret },
+    {
+      ...config.values,
+      // Client credentials whatever flow the relay uses (a caller may run the relay on JWT).
+      SF_AUTH_FLOW: 'client_credentials',
+      SF_CLIENT_ID: testApp.clientId,
+      SF_CLIENT_SECRET: testApp.clientSecret
+    },
     logger.child({ side: 'operator' })
   );
 
@@ -340,7 +346,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     if (businessEvents.length > 0) {
       if (endpointId) d365.control.unregisterEndpoint(endpointId);
       endpointId = d365.control.registerEndpoint({
-        url: `${baseUrl()}/api/v1/business-events/${BUSINESS_EVENTS_SECRET}`,
+        url: `${baseUrl()}/api/v1/business-events/${config.security.businessEventsSecret}`,
         businessEventIds: businessEvents
       }).id;
       await d365.control.eventsSettled();
