@@ -255,4 +255,28 @@ describe('Closed Won opportunity → D365 sales order', () => {
     expect(harness.salesforce.control.counters().auth).toBeGreaterThan(sfBefore.auth);
     expect(await ordersFor(id)).toHaveLength(1);
   });
+
+  it('creates the customer first when the account is not yet in D365, then the order', async () => {
+    const accountId = harness.insert('Account', {
+      Name: 'Newco Audio',
+      BillingStreet: '1 Main St',
+      BillingCity: 'Seattle',
+      BillingState: 'WA',
+      BillingPostalCode: '98101',
+      BillingCountry: 'United States'
+    });
+    const id = opportunity([{ item: 'D0001', quantity: 1, price: 280 }], accountId);
+    await harness.closeWon(id);
+    await synced(id);
+    const account = harness.record('Account', accountId)!;
+    const customers = harness.d365.control.read('CustomersV3', {
+      filter: `IdentificationNumber eq '${String(account.Id)}'`,
+      legalEntity: '*'
+    });
+    expect(customers).toHaveLength(1);
+    expect(customers[0]).toMatchObject({ dataAreaId: 'usmf', OrganizationName: 'Newco Audio' });
+    expect(account.D365_Customer_Number__c).toBe(customers[0]!.CustomerAccount);
+    const [order] = await ordersFor(id);
+    expect(order!.OrderingCustomerAccountNumber).toBe(customers[0]!.CustomerAccount);
+  });
 });
