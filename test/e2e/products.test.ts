@@ -137,6 +137,45 @@ describe('products and prices sync', () => {
     expect(productByItem('A0001')).toMatchObject({ IsActive: true });
   });
 
+  it('a price book entry made by hand for a new product is adopted, not duplicated', async () => {
+    await h.clients.d365.create('ReleasedProductsV2', {
+      dataAreaId: 'usmf',
+      ItemNumber: 'N0001',
+      ProductName: 'Bookshelf speaker',
+      SalesPrice: 50
+    });
+    const standardBook = String(live('Pricebook2').find((b) => b.IsStandard)?.Id);
+    const product = h.insert('Product2', {
+      Name: 'Bookshelf speaker (manual)',
+      D365_Item_Number__c: 'N0001',
+      IsActive: true
+    });
+    const handMade = h.insert('PricebookEntry', {
+      Pricebook2Id: standardBook,
+      Product2Id: product,
+      UnitPrice: 45,
+      IsActive: true
+    });
+    const result = await run();
+    expect(result.lastError).toBeNull();
+    const standardEntries = live('PricebookEntry').filter(
+      (e) => e.Product2Id === productByItem('N0001')?.Id && e.Pricebook2Id === standardBook
+    );
+    expect(standardEntries).toHaveLength(1);
+    expect(standardEntries[0]).toMatchObject({
+      Id: h.record('PricebookEntry', handMade)?.Id,
+      D365_Price_Key__c: 'STANDARD|N0001|USD',
+      UnitPrice: 50
+    });
+    expect(entry(`${BOOK}|N0001|USD`)?.UnitPrice).toBe(50);
+    const [ledger] = await h.relay().store.queryLedger({
+      flow: 'products',
+      d365Key: 'STANDARD|N0001|USD',
+      limit: 1
+    });
+    expect(ledger?.lastStatus).toBe('Synced');
+  });
+
   it('D365 throttling (429) is retried and the run completes', async () => {
     await h.clients.d365.update(
       'ReleasedProductsV2',

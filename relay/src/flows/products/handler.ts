@@ -12,7 +12,7 @@ import { filter } from '../../d365/index.ts';
 import { PermanentFlowError } from '../../errors.ts';
 import { ClientError } from '../../net/errors.ts';
 import type { SalesforceClient } from '../../salesforce/index.ts';
-import { soqlString } from '../../salesforce/index.ts';
+import { soqlList, soqlString } from '../../salesforce/index.ts';
 import type { LedgerEntry, LedgerUpdate, Store } from '../../store/types.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
 import type { FlowContext, FlowOutcome } from '../types.ts';
@@ -49,6 +49,10 @@ const BULK_POLL_DELAY_MIN_MS = 200;
 const RESEND_AS_EXISTING = 'INVALID_FIELD_FOR_INSERT_UPDATE';
 const RESEND_AS_NEW = 'REQUIRED_FIELD_MISSING';
 const RESEND_LATER = 'STANDARD_PRICE_NOT_DEFINED';
+/** Salesforce's error for a second entry of one product in one price book. */
+const DUPLICATE_ENTRY = 'DUPLICATE_VALUE';
+/** Item numbers per adoption query: keeps the SOQL well under its 100,000-character limit. */
+const ADOPT_QUERY_CHUNK = 500;
 
 export interface ProductSyncSettings extends ProductSettings {
   legalEntity: string;
@@ -247,7 +251,7 @@ export async function syncProducts(
         price,
         asNew && books
           ? {
-              pricebookId: price.book === 'standard' ? books.standard : (books.custom as string),
+              pricebookId: bookIdOf(books, price),
               multiCurrency: settings.multiCurrency
             }
           : null
@@ -269,34 +273,48 @@ export async function syncProducts(
       outcomes = await sendInTwoPhases(salesforce, prices, (price) => rowOf(price, isNew(price)));
     }
     // Second pass for the record errors a different row shape or order fixes (ledger out of date).
-    const again = prices
-      .map((price, index) => ({ price, outcome: outcomes[index] as RecordOutcome, index }))
-      .filter(({ outcome }) =>
-        [RESEND_AS_EXISTING, RESEND_AS_NEW, RESEND_LATER].includes(outcome.code ?? '')
-      );
-    if (again.length) {
-      const fixBooks = books ?? (await resolvePriceBooks(salesforce, settings));
-      const retried = await sendInTwoPhases(
-        salesforce,
-        again.map(({ price }) => price),
-        (price) => {
-          const code = again.find((a) => a.price === price)?.outcome.code;
-          const asNew =
-            code === RESEND_AS_EXISTING ? false : code === RESEND_AS_NEW || isNew(price);
-          return priceRecord(
-            price,
-            asNew
-              ? {
-                  pricebookId:
-                    price.book === 'standard' ? fixBooks.standard : (fixBooks.custom as string),
-                  multiCurrency: settings.multiCurrency
-                }
-              : null
-          );
-        }
-      );
-      again.forEach(({ index }, i) => {
+    const again = new Map<MappedPrice, { index: number; code: string }>();
+    prices.forEach((price, index) => {
+      const code = (outcomes[index] as RecordOutcome).code ?? '';
+      if ([RESEND_AS_EXISTING, RESEND_AS_NEW, RESEND_LATER].includes(code))
+        again.set(price, { index, code });
+    });
+    let fixBooks = books;
+    if (again.size) {
+      fixBooks ??= await resolvePriceBooks(salesforce, settings);
+      const createWith = fixBooks;
+      const retried = await sendInTwoPhases(salesforce, [...again.keys()], (price) => {
+        const code = again.get(price)?.code;
+        const asNew = code === RESEND_AS_EXISTING ? false : code === RESEND_AS_NEW || isNew(price);
+        return priceRecord(
+          price,
+          asNew
+            ? {
+                pricebookId: bookIdOf(createWith, price),
+                multiCurrency: settings.multiCurrency
+              }
+            : null
+        );
+      });
+      [...again.values()].forEach(({ index }, i) => {
         outcomes[index] = retried[i] as RecordOutcome;
+      });
+    }
+    // An entry for the same price book and product made without a price key (by hand, or by an
+    // import) blocks ours: adopt it by giving it the key and the D365 price.
+    const duplicates = prices.flatMap((price, index) =>
+      (outcomes[index] as RecordOutcome).code === DUPLICATE_ENTRY ? [{ price, index }] : []
+    );
+    if (duplicates.length) {
+      fixBooks ??= await resolvePriceBooks(salesforce, settings);
+      const adopted = await adoptEntries(
+        salesforce,
+        duplicates.map(({ price }) => price),
+        fixBooks
+      );
+      duplicates.forEach(({ index }, i) => {
+        const outcome = adopted[i];
+        if (outcome) outcomes[index] = outcome;
       });
     }
     const priceLedger: LedgerUpdate[] = prices.map((price, index) => {
@@ -454,6 +472,74 @@ export function nestRelations(row: Record<string, unknown>): Record<string, unkn
   return out;
 }
 
+interface PriceBooks {
+  standard: string;
+  custom: string | null;
+}
+
+function bookIdOf(books: PriceBooks, price: MappedPrice): string {
+  return price.book === 'standard' ? books.standard : (books.custom as string);
+}
+
+/**
+ * Finds the key-less entries that block ours (same price book and product) and updates them with the
+ * key and price; one outcome per price, undefined where no such entry exists (the error stands).
+ */
+async function adoptEntries(
+  salesforce: SalesforceClient,
+  prices: readonly MappedPrice[],
+  books: PriceBooks
+): Promise<Array<RecordOutcome | undefined>> {
+  const found = new Map<string, string>();
+  const items = [...new Set(prices.map((p) => p.itemNumber))];
+  const bookIds = [books.standard, ...(books.custom ? [books.custom] : [])];
+  for (let start = 0; start < items.length; start += ADOPT_QUERY_CHUNK) {
+    const chunk = items.slice(start, start + ADOPT_QUERY_CHUNK);
+    const soql =
+      'SELECT Id, Pricebook2Id, Product2.D365_Item_Number__c FROM PricebookEntry' +
+      ` WHERE D365_Price_Key__c = null AND Pricebook2Id IN ${soqlList(bookIds)}` +
+      ` AND Product2Id IN (SELECT Id FROM Product2 WHERE D365_Item_Number__c IN ${soqlList(chunk)})`;
+    for await (const row of salesforce.query<{
+      Id: string;
+      Pricebook2Id: string;
+      Product2: { D365_Item_Number__c: string } | null;
+    }>(soql)) {
+      const item = row.Product2?.D365_Item_Number__c;
+      // Keyed by the exact item number: a twin differing only in case is never adopted.
+      if (item !== undefined) found.set(`${row.Pricebook2Id.slice(0, 15)}|${item}`, row.Id);
+    }
+  }
+  const targets = prices.map((price) =>
+    found.get(`${bookIdOf(books, price).slice(0, 15)}|${price.itemNumber}`)
+  );
+  const updates = prices.flatMap((price, i) =>
+    targets[i]
+      ? [
+          {
+            Id: targets[i],
+            D365_Price_Key__c: price.key,
+            UnitPrice: price.unitPrice,
+            IsActive: true
+          }
+        ]
+      : []
+  );
+  if (!updates.length) return prices.map(() => undefined);
+  const results = await salesforce.collections.update('PricebookEntry', updates);
+  let next = 0;
+  return targets.map((target) => {
+    if (!target) return undefined;
+    const result = results[next++];
+    return result?.success
+      ? { ok: true, id: target }
+      : {
+          ok: false,
+          code: result?.errors[0]?.errorCode ?? 'UNKNOWN_ERROR',
+          message: result?.errors.map((e) => e.message).join('; ') ?? 'no result'
+        };
+  });
+}
+
 /**
  * The standard price book's id (looked up, never hard-coded) and the configured one's, created when
  * missing so a new org works without manual set-up. Looked up only when new entries are due, so a
@@ -462,7 +548,7 @@ export function nestRelations(row: Record<string, unknown>): Record<string, unkn
 async function resolvePriceBooks(
   salesforce: SalesforceClient,
   settings: ProductSyncSettings
-): Promise<{ standard: string; custom: string | null }> {
+): Promise<PriceBooks> {
   const name = settings.priceBookName;
   const where = name ? `IsStandard = true OR Name = ${soqlString(name)}` : 'IsStandard = true';
   const found: Array<{ Id: string; Name: string; IsStandard: boolean }> = [];
