@@ -1,4 +1,5 @@
 import { accountFlow } from './account/index.ts';
+import { contactFlow } from './contact/index.ts';
 import { invoiceFlow } from './invoice/index.ts';
 import { noopFlow } from './noop.ts';
 import { orderFlow } from './order/index.ts';
@@ -6,7 +7,14 @@ import { productsFlow } from './products/index.ts';
 import type { Flow } from './types.ts';
 
 /** The flows this relay runs. Adding a flow: create its folder under `flows/` and add it here. */
-export const FLOWS: readonly Flow[] = [noopFlow, accountFlow, orderFlow, productsFlow, invoiceFlow];
+export const FLOWS: readonly Flow[] = [
+  noopFlow,
+  accountFlow,
+  contactFlow,
+  orderFlow,
+  productsFlow,
+  invoiceFlow
+];
 
 const FLOW_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
