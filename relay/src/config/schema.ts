@@ -85,7 +85,7 @@ export const ConfigSchema = Type.Object(
     SF_PUBSUB_SILENCE_TIMEOUT_MS: Millis(300_000, 1_000),
     SF_REQUEST_TIMEOUT_MS: Millis(30_000, 100),
     // Products and prices flow, D365 → Salesforce (src/flows/products/README.md).
-    PRODUCTS_SYNC_CRON: Type.String({ minLength: 9, default: '0 * * * *' }),
+    PRODUCTS_SYNC_CRON: Type.String({ minLength: 3, default: '0 * * * *' }),
     PRODUCTS_LEGAL_ENTITY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]{1,4}$' })),
     PRODUCTS_CURRENCIES: Type.String({ pattern: '^[A-Z]{3}(,[A-Z]{3})*$', default: 'USD' }),
     // `<name>|<item 20>|<currency 3>` must fit D365_Price_Key__c Text(100); '' = standard price book only.
