@@ -242,6 +242,32 @@ describe('Salesforce Bulk API 2.0 ingest', () => {
     });
     expect(result.unprocessed).toEqual([]);
   });
+
+  it('with results: failures downloads only the failed rows, and none when the job reports none', async () => {
+    const run = async (records: Array<Record<string, string | null>>) => {
+      const before = fx.emulator.control.counters().apiUsed;
+      const result = await sf.bulkIngest({
+        object: 'Account',
+        operation: 'upsert',
+        externalIdFieldName: 'D365_Customer_Number__c',
+        records,
+        results: 'failures',
+        firstPollDelayMs: 300
+      });
+      return { result, calls: fx.emulator.control.counters().apiUsed - before };
+    };
+    const clean = await run([{ D365_Customer_Number__c: 'L-1', Name: 'Lean one' }]);
+    expect(clean.result).toMatchObject({ state: 'JobComplete', successful: [], failed: [] });
+    // create, upload, close, one status poll: no result downloads.
+    expect(clean.calls).toBe(4);
+    const failing = await run([
+      { D365_Customer_Number__c: 'L-2', Name: 'Lean two' },
+      { D365_Customer_Number__c: 'L-3', Name: null }
+    ]);
+    expect(failing.result.successful).toEqual([]);
+    expect(failing.result.failed.map((f) => f.record.D365_Customer_Number__c)).toEqual(['L-3']);
+    expect(failing.calls).toBe(5);
+  });
 });
 
 describe('Salesforce API budget guard', () => {
