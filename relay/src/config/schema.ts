@@ -102,7 +102,12 @@ export const ConfigSchema = Type.Object(
       default: 'creditLimit:d365,customerGroup:d365,onHold:d365'
     }),
     // Pull of the D365-owned account fields; "off" disables it.
-    ACCOUNT_PULL_CRON: Type.String({ minLength: 3, default: '*/15 * * * *' })
+    ACCOUNT_PULL_CRON: Type.String({ minLength: 3, default: '*/15 * * * *' }),
+    // Invoice and payment flows (src/flows/invoice/README.md, src/flows/payment/README.md).
+    INVOICE_RECONCILE_CRON: Type.String({ minLength: 3, default: '30 2 * * *' }),
+    INVOICE_RECONCILE_DAYS: Type.Integer({ minimum: 1, maximum: 366, default: 7 }),
+    PAYMENT_STATUS_CRON: Type.String({ minLength: 3, default: '0 * * * *' }),
+    PAYMENT_BULK_THRESHOLD: Type.Integer({ minimum: 1, default: 2_000 })
   },
   { additionalProperties: false }
 );

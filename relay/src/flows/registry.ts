@@ -3,6 +3,7 @@ import { contactFlow } from './contact/index.ts';
 import { invoiceFlow } from './invoice/index.ts';
 import { noopFlow } from './noop.ts';
 import { orderFlow } from './order/index.ts';
+import { paymentFlow } from './payment/index.ts';
 import { productsFlow } from './products/index.ts';
 import type { Flow } from './types.ts';
 
@@ -13,7 +14,8 @@ export const FLOWS: readonly Flow[] = [
   contactFlow,
   orderFlow,
   productsFlow,
-  invoiceFlow
+  invoiceFlow,
+  paymentFlow
 ];
 
 const FLOW_NAME = /^[a-z][a-z0-9-]{0,39}$/;

@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { invoiceFlow } from '../../relay/src/flows/invoice/index.ts';
+import { FREE_TEXT_INVOICE_POSTED } from '../../relay/src/flows/invoice/mapping.ts';
+import { paymentFlow } from '../../relay/src/flows/payment/index.ts';
+import { CUSTOMER_PAYMENT_POSTED } from '../../relay/src/flows/payment/mapping.ts';
+import { waitFor } from '../../relay/test/helpers.ts';
+import {
+  startFinanceRelay,
+  type FinanceRelay
+} from '../../relay/test/flows/invoice/relay-fixture.ts';
+
+/**
+ * Payment status over both emulators: the D365 demo seed has an overdue invoice (US-001), a paid one
+ * (US-002) and a partly paid one (US-003); payments registered in D365 reach Salesforce through the
+ * payment event, and a scheduled run writes only what changed.
+ */
+let env: FinanceRelay;
+const accountIds = new Map<string, string>();
+let run = 0;
+
+beforeAll(async () => {
+  env = await startFinanceRelay([invoiceFlow, paymentFlow]);
+  await env.registerEndpoint([FREE_TEXT_INVOICE_POSTED, CUSTOMER_PAYMENT_POSTED]);
+  for (const customer of ['US-001', 'US-002', 'US-003', 'US-004']) {
+    const id = env.salesforce.control.insert('Account', {
+      Name: `Customer ${customer}`,
+      D365_Customer_Number__c: customer
+    });
+    accountIds.set(customer, id);
+  }
+  // The seed invoices as an earlier invoice sync left them: all still open in Salesforce.
+  for (const invoice of env.d365.control.read('SalesInvoiceHeadersV2', { legalEntity: 'usmf' })) {
+    const customer = String(invoice.InvoiceCustomerAccountNumber);
+    if (!accountIds.has(customer)) continue;
+    env.salesforce.control.insert('Invoice__c', {
+      Name: invoice.InvoiceNumber,
+      Account__c: accountIds.get(customer),
+      D365_Invoice_Key__c: `usmf|${String(invoice.InvoiceNumber)}`,
+      Amount__c: invoice.TotalInvoiceAmount,
+      Payment_Status__c: 'Open'
+    });
+  }
+});
+
+afterAll(async () => {
+  await env?.close();
+});
+
+type SfRecord = Record<string, unknown>;
+
+function account(customer: string): SfRecord {
+  return env.salesforce.control
+    .records('Account')
+    .find((r) => r.Id === accountIds.get(customer)) as SfRecord;
+}
+
+function invoicesOf(customer: string): SfRecord[] {
+  return env.salesforce.control
+    .records('Invoice__c')
+    .filter((r) => r.Account__c === accountIds.get(customer));
+}
+
+async function idle(): Promise<void> {
+  await waitFor(
+    async () => {
+      const counts = await env.relay.store.counts();
+      return counts.running === 0 && Object.keys(counts.pending).length === 0;
+    },
+    15_000,
+    'an idle relay'
+  );
+}
+
+/** What the scheduler enqueues on PAYMENT_STATUS_CRON. */
+async function scheduledRun(): Promise<void> {
+  run += 1;
+  await env.relay.store.enqueue({
+    flow: 'payment',
+    idempotencyKey: `schedule:payment:${run}`,
+    payload: { trigger: 'schedule' },
+    maxAttempts: 5,
+    correlationId: `payment-run-${run}`
+  });
+  env.relay.worker.wake();
+  await idle();
+  expect(await env.relay.store.counts()).toMatchObject({ deadLetters: {} });
+}
+
+describe('payment status', () => {
+  it('writes overdue, paid and partly paid states and the account balances on a scheduled run', async () => {
+    await scheduledRun();
+    expect(account('US-001')).toMatchObject({ D365_Payment_Status__c: 'Overdue' });
+    expect(account('US-001').D365_Overdue_Balance__c).toBeGreaterThan(0);
+    expect(account('US-001').D365_Overdue_Balance__c).toBe(account('US-001').D365_Open_Balance__c);
+    expect(invoicesOf('US-001')[0]).toMatchObject({
+      Payment_Status__c: 'Overdue',
+      Amount_Paid__c: 0
+    });
+
+    expect(account('US-002')).toMatchObject({
+      D365_Payment_Status__c: 'No Balance',
+      D365_Open_Balance__c: 0,
+      D365_Overdue_Balance__c: 0
+    });
+    const paid = invoicesOf('US-002')[0] as SfRecord;
+    expect(paid).toMatchObject({ Payment_Status__c: 'Paid', Balance_Due__c: 0 });
+    expect(paid.Amount_Paid__c).toBe(paid.Amount__c);
+
+    const partly = invoicesOf('US-003')[0] as SfRecord;
+    expect(partly).toMatchObject({ Payment_Status__c: 'Partially Paid', Amount_Paid__c: 1000 });
+    expect(partly.Balance_Due__c).toBe(Number(partly.Amount__c) - 1000);
+    expect(account('US-003')).toMatchObject({
+      D365_Payment_Status__c: 'Open',
+      D365_Open_Balance__c: partly.Balance_Due__c
+    });
+  });
+
+  it('writes nothing on a second run when nothing changed in D365', async () => {
+    const before = env.salesforce.control.counters();
+    await scheduledRun();
+    const after = env.salesforce.control.counters();
+    expect(after.collections - before.collections).toBe(0);
+    expect(after.bulk - before.bulk).toBe(0);
+  });
+
+  it('shows a partial payment, then a full payment, right after D365 posts them', async () => {
+    const posted = env.d365.control.postFreeTextInvoice({
+      customerAccount: 'US-004',
+      lines: [{ description: 'Support', amount: 1000 }]
+    });
+    const total = Number(posted.TotalInvoiceAmount);
+    const invoice = () =>
+      invoicesOf('US-004').find((r) => r.Name === posted.InvoiceNumber) as SfRecord | undefined;
+    await waitFor(() => invoice() !== undefined, 15_000, 'the new invoice');
+    expect(invoice()).toMatchObject({ Payment_Status__c: 'Open', Balance_Due__c: total });
+
+    env.d365.control.registerPayment({
+      customerAccount: 'US-004',
+      amount: 400,
+      invoiceNumber: String(posted.InvoiceNumber)
+    });
+    await waitFor(
+      () => invoice()?.Payment_Status__c === 'Partially Paid',
+      15_000,
+      'the partial payment'
+    );
+    expect(invoice()).toMatchObject({ Amount_Paid__c: 400, Balance_Due__c: total - 400 });
+    await waitFor(
+      () => account('US-004').D365_Open_Balance__c === total - 400,
+      15_000,
+      'the account balance'
+    );
+    expect(account('US-004').D365_Payment_Status__c).toBe('Open');
+
+    env.d365.control.registerPayment({
+      customerAccount: 'US-004',
+      amount: total - 400,
+      invoiceNumber: String(posted.InvoiceNumber)
+    });
+    await waitFor(() => invoice()?.Payment_Status__c === 'Paid', 15_000, 'the full payment');
+    expect(invoice()).toMatchObject({ Amount_Paid__c: total, Balance_Due__c: 0 });
+    await waitFor(
+      () => account('US-004').D365_Payment_Status__c === 'No Balance',
+      15_000,
+      'the account status'
+    );
+  });
+});
