@@ -39,6 +39,9 @@ const PRICE_KEY_FIELD = 'D365_Price_Key__c';
 /** Ledger rows are read in one query; far above any catalogue this flow is meant for. */
 const LEDGER_READ_LIMIT = 10_000_000;
 const LEDGER_WRITE_CHUNK = 500;
+/** One run at a time across replicas; the TTL frees the lease of a run whose process died. */
+const RUN_LEASE = 'flow:products';
+const RUN_LEASE_TTL_MS = 30 * 60_000;
 /**
  * Wait before the first Bulk status poll, per row: each poll is an API call, and a job is rarely done
  * at once. Tuned so a 10,000-row job is polled about once (the emulator and a quiet org).
@@ -586,17 +589,27 @@ export async function handleProductsSync(
     payload !== null &&
     (payload as { full?: unknown }).full === true;
   const settings = productSyncSettings(context.config);
-  const counts = await syncProducts(
-    {
-      d365: d365Of(context),
-      salesforce: salesforceOf(context),
-      store: context.store,
-      logger: context.logger,
-      correlationId: context.correlationId
-    },
-    settings,
-    { full }
-  );
+  // A delta and a full run may be queued together: one at a time, or both could create the price book.
+  const holder = `job:${context.jobId}`;
+  if (!(await context.store.acquireLease(RUN_LEASE, holder, RUN_LEASE_TTL_MS))) {
+    throw new Error('Another products sync is running; this run waits for it');
+  }
+  let counts: SyncCounts;
+  try {
+    counts = await syncProducts(
+      {
+        d365: d365Of(context),
+        salesforce: salesforceOf(context),
+        store: context.store,
+        logger: context.logger,
+        correlationId: context.correlationId
+      },
+      settings,
+      { full }
+    );
+  } finally {
+    await context.store.releaseLease(RUN_LEASE, holder);
+  }
   if (counts.via === 'none') return { status: 'skipped', reason: 'nothing changed' };
   return { status: 'done' };
 }
