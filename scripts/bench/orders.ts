@@ -53,7 +53,7 @@ const D365_CONCURRENCY = 16;
 /** Salesforce sObject Collections: at most 200 records per call. */
 const COLLECTION_MAX = 200;
 
-const logger = pino({ level: 'warn' });
+const logger = pino({ level: 'error' });
 const dir = mkdtempSync(join(tmpdir(), 'bench-orders-'));
 const [d365, salesforce] = await Promise.all([
   startD365({ seed: 'demo', faults: { latency: { minMs: latencyMs, maxMs: latencyMs } } }),

@@ -56,15 +56,11 @@ export interface OrderHandlerOptions {
   now?: () => number;
 }
 
-/** A retryable failure that is not a client error (the opportunity is locked by another job). */
-class OrderBusy extends ClientError {
+/** Retried with the relay's backoff: another job holds the opportunity's lease. */
+class OrderBusy extends Error {
   constructor(opportunityId: string) {
-    super(`Another job is creating the sales order of opportunity ${opportunityId}`, {
-      system: 'd365',
-      kind: 'transient',
-      code: 'ORDER_LOCKED',
-      retryAfterMs: 1_000
-    });
+    super(`Another job is creating the sales order of opportunity ${opportunityId}`);
+    this.name = 'OrderBusy';
   }
 }
 
@@ -265,17 +261,19 @@ export function createOrderHandler(options: OrderHandlerOptions) {
       return await run(context, request);
     } catch (error) {
       if (error instanceof OrderRejection) return reject(context, request, error.message);
-      if (context.attempt >= context.maxAttempts) await giveUp(context, request, error);
+      // The job ends here (dead-lettered): the rep must hear it from the opportunity.
+      const final = isClientError(error) && !error.retryable;
+      if (final || context.attempt >= context.maxAttempts) await giveUp(context, request, error);
       throw error;
     } finally {
       await context.store.releaseLease(lease, holder);
     }
   };
 
-  /** Last attempt failed: the job is dead-lettered, so the rep must hear it from the opportunity. */
+  /** The job is about to be dead-lettered: record why on the opportunity. */
   async function giveUp(context: FlowContext, request: OrderRequest, error: unknown) {
-    const reason = error instanceof Error ? error.message : String(error);
-    const message = `No D365 sales order was created yet: D365 could not be reached after ${context.maxAttempts} attempts (${reason.slice(0, 300)}). Your admin can send it again from the relay's dead-letter queue.`;
+    const reason = (error instanceof Error ? error.message : String(error)).slice(0, 300);
+    const message = `No D365 sales order was created yet: the relay gave up after ${context.attempt} attempt(s) (${reason}). Your admin can send it again from the relay's dead-letter queue.`;
     await reject(context, request, message).catch((writeFailure: unknown) =>
       context.logger.warn({ err: writeFailure }, 'Could not record the failure on the opportunity')
     );
