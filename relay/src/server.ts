@@ -13,6 +13,7 @@ import { createPubSubIntake } from './intake/pubsub.ts';
 import type { Flow } from './flows/types.ts';
 import { RelayMetrics } from './observability/metrics.ts';
 import { SingletonLease } from './queue/singleton-lease.ts';
+import { configuredSchedules, createScheduler, type Scheduler } from './schedule/index.ts';
 import { Worker } from './queue/worker.ts';
 import type { PubSubSubscriber } from './salesforce/pubsub.ts';
 import { checkpointStore } from './store/checkpoints.ts';
@@ -86,6 +87,7 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
     let clients: RelayClients;
     let running: Worker;
     let subscriptions: SingletonLease[];
+    let scheduler: Scheduler;
     try {
       clients = await clientsReady;
       running = new Worker({
@@ -104,6 +106,15 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
         config: config.values
       });
       const wake = running.wake.bind(running);
+      // Built before anything starts: an invalid cron pattern fails the start.
+      scheduler = createScheduler({
+        store,
+        registry,
+        schedules: configuredSchedules(config.values),
+        holder: running.id,
+        logger,
+        onEnqueued: wake
+      });
       subscriptions = await subscribeTopics({
         config,
         store,
@@ -122,6 +133,7 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
     }
     worker = running;
     running.start();
+    scheduler.start();
     logger.info(
       { workerId: running.id, store: store.backend, flows: registry.names() },
       'Relay started'
@@ -134,6 +146,8 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
         await app.close();
         // 2. Close the Pub/Sub streams (the batch being stored finishes) and free their leases.
         await Promise.all(subscriptions.map((lease) => lease.stop()));
+        // 2b. No more scheduled ticks from this replica; another one takes the schedules over.
+        await scheduler.stop();
         // 3. Finish running jobs within the grace period, hand back the rest.
         await running.stop(config.shutdownGraceMs);
         await Promise.allSettled([clients.d365.close?.(), clients.salesforce.close?.()]);
