@@ -17,6 +17,8 @@ Commands:
   dlq replay <id>            Queue a dead letter again
   dlq discard <id>           Delete a dead letter
   sync <flow> [--full]       Queue a sync run of a flow (delta unless --full)
+  reconcile invoices --since <YYYY-MM-DD>
+                             Compare D365 invoices since the date with Invoice__c, repair, report counts
 
 Configuration comes from the environment and config/relay.json (see .env.example).`;
 
@@ -45,6 +47,11 @@ export async function main(
       const { runServer } = await import('./server.ts');
       await runServer();
       return 0;
+    }
+    if (command === 'reconcile') {
+      // Needs both systems, like start: loaded only here.
+      const { reconcileCommand } = await import('./flows/invoice/command.ts');
+      return await reconcileCommand(rest, io, env);
     }
     if (command === undefined || command === 'help' || command === '--help') {
       io.out(USAGE);

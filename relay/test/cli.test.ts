@@ -87,7 +87,7 @@ describe('d365-relay CLI', () => {
     expect((await run('sync', 'noop', '--full')).out).toBe(
       'A full sync of noop is already queued.'
     );
-    expect((await run('sync', 'invoice')).err).toContain('No flow named invoice');
+    expect((await run('sync', 'no-such-flow')).err).toContain('No flow named no-such-flow');
   });
 
   it('answers usage errors with exit code 2', async () => {

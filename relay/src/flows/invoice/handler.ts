@@ -26,6 +26,7 @@ import {
   toInvoiceFields,
   type InvoiceHeader
 } from './mapping.ts';
+import { reconcileInvoices } from './reconcile.ts';
 import { invoiceWriterFor, type InvoiceWriter } from './writer.ts';
 
 export const INVOICE_FLOW = 'invoice';
@@ -108,7 +109,11 @@ async function first<T>(rows: AsyncGenerator<T>): Promise<T | null> {
  * runs later carries newer data whatever order its event came in. A write is skipped when Salesforce
  * already holds data read later (an overtaking job) or the same content (a duplicate).
  */
-export async function syncInvoice(deps: InvoiceDeps, ref: InvoiceRef): Promise<InvoiceSyncOutcome> {
+export async function syncInvoice(
+  deps: InvoiceDeps,
+  ref: InvoiceRef,
+  options: { force?: boolean } = {}
+): Promise<InvoiceSyncOutcome> {
   const legalEntity = ref.legalEntity.toLowerCase();
   const key = invoiceKey(legalEntity, ref.invoiceId);
   const readAt = deps.now();
@@ -165,7 +170,13 @@ export async function syncInvoice(deps: InvoiceDeps, ref: InvoiceRef): Promise<I
   };
   const hash = contentHash(fields);
   const [ledger] = await deps.store.queryLedger({ flow: INVOICE_FLOW, d365Key: key, limit: 1 });
-  if (existing && ledger?.contentHash === hash && ledger.lastStatus === 'Synced') {
+  // Reconciliation forces the write: the ledger says what was sent, not what Salesforce holds now.
+  if (
+    !options.force &&
+    existing &&
+    ledger?.contentHash === hash &&
+    ledger.lastStatus === 'Synced'
+  ) {
     return { status: 'unchanged', id: existing.Id };
   }
 
@@ -241,10 +252,34 @@ export function invoiceDeps(context: FlowContext): InvoiceDeps {
   };
 }
 
+const DAY_MS = 86_400_000;
+
+/** A job without a business event: a scheduled or requested reconciliation run. */
+function isReconcileRun(payload: unknown): payload is { trigger: string; since?: string } {
+  return (
+    typeof payload === 'object' &&
+    payload !== null &&
+    typeof (payload as { trigger?: unknown }).trigger === 'string'
+  );
+}
+
 export async function handleInvoiceEvent(
   payload: unknown,
   context: FlowContext
 ): Promise<FlowOutcome> {
+  if (isReconcileRun(payload)) {
+    const days = context.config?.INVOICE_RECONCILE_DAYS ?? 7;
+    const since = payload.since ? new Date(payload.since) : new Date(Date.now() - days * DAY_MS);
+    if (Number.isNaN(since.getTime()))
+      throw new PermanentFlowError(`Reconciliation start ${payload.since} is not a date`);
+    const report = await reconcileInvoices(invoiceDeps(context), since);
+    context.logger.info({ report }, 'Invoices reconciled');
+    if (report.failed > 0) {
+      // Failures are per invoice (e.g. unknown account); the next run compares them again.
+      context.logger.warn({ failures: report.failures }, 'Some invoices could not be repaired');
+    }
+    return { status: 'done' };
+  }
   let event;
   try {
     event = parseInvoiceEvent(payload);

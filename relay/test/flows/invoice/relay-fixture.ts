@@ -22,6 +22,8 @@ export interface FinanceRelay {
   salesforce: RunningEmulator;
   relay: RunningRelay;
   baseUrl: string;
+  /** The environment the relay was configured from (for CLI commands against the same systems). */
+  relayEnv: Record<string, string>;
   /** A Salesforce client of its own (the relay's app), for test writes through the API. */
   salesforceClient: SalesforceClient;
   /** Subscribes the relay's endpoint to these D365 business events. */
@@ -42,32 +44,30 @@ export async function startFinanceRelay(
   salesforce.control.registerClientCredentialsApp({ clientId, clientSecret });
   const dir = mkdtempSync(join(tmpdir(), 'relay-finance-'));
   writeFileSync(join(dir, 'd365-ca.pem'), d365.caCertPem);
+  const relayEnv: Record<string, string> = {
+    RELAY_ADMIN_TOKEN: 'admin-token-0123456789',
+    RELAY_CALLOUT_KEY: CALLOUT_KEY,
+    RELAY_BUSINESS_EVENTS_SECRET: EVENTS_SECRET,
+    RELAY_STORE_URL: `sqlite:${join(dir, 'relay.db')}`,
+    RELAY_HOST: '127.0.0.1',
+    RELAY_PORT: '0',
+    RELAY_WORKER_POLL_MS: '50',
+    D365_ENVIRONMENT_URL: d365.url,
+    D365_TENANT_ID: d365.tenantId,
+    D365_CLIENT_ID: d365.clientId,
+    D365_CLIENT_SECRET: d365.clientSecret,
+    D365_AUTHORITY_HOST: d365.url,
+    D365_CA_CERT_FILE: join(dir, 'd365-ca.pem'),
+    SF_LOGIN_URL: salesforce.instanceUrl,
+    SF_AUTH_FLOW: 'client_credentials',
+    SF_CLIENT_ID: clientId,
+    SF_CLIENT_SECRET: clientSecret,
+    ...env
+  };
   const relay = await startRelay({
     logger: silentLogger,
     flows,
-    config: loadConfig({
-      env: {
-        RELAY_ADMIN_TOKEN: 'admin-token-0123456789',
-        RELAY_CALLOUT_KEY: CALLOUT_KEY,
-        RELAY_BUSINESS_EVENTS_SECRET: EVENTS_SECRET,
-        RELAY_STORE_URL: `sqlite:${join(dir, 'relay.db')}`,
-        RELAY_HOST: '127.0.0.1',
-        RELAY_PORT: '0',
-        RELAY_WORKER_POLL_MS: '50',
-        D365_ENVIRONMENT_URL: d365.url,
-        D365_TENANT_ID: d365.tenantId,
-        D365_CLIENT_ID: d365.clientId,
-        D365_CLIENT_SECRET: d365.clientSecret,
-        D365_AUTHORITY_HOST: d365.url,
-        D365_CA_CERT_FILE: join(dir, 'd365-ca.pem'),
-        SF_LOGIN_URL: salesforce.instanceUrl,
-        SF_AUTH_FLOW: 'client_credentials',
-        SF_CLIENT_ID: clientId,
-        SF_CLIENT_SECRET: clientSecret,
-        ...env
-      },
-      cwd: dir
-    })
+    config: loadConfig({ env: relayEnv, cwd: dir })
   });
   const address = relay.app.server.address();
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -83,6 +83,7 @@ export async function startFinanceRelay(
     salesforce,
     relay,
     baseUrl,
+    relayEnv,
     salesforceClient,
     async registerEndpoint(businessEventIds) {
       d365.control.registerEndpoint({
