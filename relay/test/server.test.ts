@@ -6,6 +6,7 @@ import { loadConfig } from '../src/config/load.ts';
 import { ConfigError } from '../src/errors.ts';
 import { startRelay } from '../src/server.ts';
 import { fakeClients, silentLogger } from './helpers.ts';
+import { noopFlow } from '../src/flows/noop.ts';
 
 function config(env: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'relay-server-'));
@@ -28,6 +29,8 @@ describe('startRelay', () => {
     const relay = await startRelay({
       config: config(),
       logger: silentLogger,
+      // Flows with Pub/Sub topics need a real Salesforce session; the fake clients have none.
+      flows: [noopFlow],
       clients: fakeClients()
     });
     const address = relay.app.server.address();
