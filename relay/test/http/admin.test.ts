@@ -174,7 +174,7 @@ describe('admin API', () => {
     it('answers 404 for a flow that is not registered', async () => {
       const res = await t.app.inject({
         method: 'POST',
-        url: '/api/v1/admin/sync/invoice',
+        url: '/api/v1/admin/sync/no-such-flow',
         headers: admin
       });
       expect(res.statusCode).toBe(404);
