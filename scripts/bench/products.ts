@@ -5,7 +5,7 @@
  *   - naive: what a simple script does — one OData query per entity set, then one REST upsert per
  *     product and one per price book entry, 16 at a time;
  *   - relay: `syncProducts` (the products flow): first full sync, a re-run with nothing changed, and a
- *     run after one price changed.
+ *     run after the base price of an item with a trade agreement changed (only its standard entry).
  *
  * Salesforce API calls are the emulator's `apiUsed` counter; D365 requests are its request counters.
  *
@@ -218,11 +218,11 @@ try {
   );
   await clients.d365.update(
     'ReleasedProductsV2',
-    { dataAreaId: 'usmf', ItemNumber: 'G000002' },
+    { dataAreaId: 'usmf', ItemNumber: 'G000001' },
     { SalesPrice: 123.45 }
   );
   results.push(
-    await measure('relay: re-run, one price changed', async () =>
+    await measure('relay: re-run, one base price changed', async () =>
       describeCounts(await syncProducts(deps, settings, { full: false }))
     )
   );
