@@ -9,7 +9,10 @@ import { startHarness, type Harness, type SfRecord } from './harness.ts';
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ flows: [productsFlow], env: { PRODUCTS_BULK_THRESHOLD: '5' } });
+  h = await startHarness({
+    flows: [productsFlow],
+    env: { PRODUCTS_BULK_THRESHOLD: '5', PRODUCTS_SYNC_CRON: 'off' }
+  });
 });
 
 afterAll(async () => h?.close());

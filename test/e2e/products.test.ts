@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { createFlowRegistry } from '../../relay/src/flows/registry.ts';
 import { productsFlow } from '../../relay/src/flows/products/index.ts';
+import { configuredSchedules, createScheduler } from '../../relay/src/schedule/index.ts';
 import { startHarness, type Harness, type SfRecord } from './harness.ts';
 
 /**
@@ -9,12 +12,14 @@ import { startHarness, type Harness, type SfRecord } from './harness.ts';
  */
 const ADMIN = { authorization: 'Bearer e2e-admin-token-0123456789' };
 const BOOK = 'D365 Prices';
+const RARE_CRON = '0 3 29 2 *';
 let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness({
     flows: [productsFlow],
-    env: { PRODUCTS_PRICE_BOOK: BOOK, PRODUCTS_PRICE_GROUPS: '10' }
+    // The relay's own schedule must not fire mid-test (it would add runs and API calls): 29 February.
+    env: { PRODUCTS_PRICE_BOOK: BOOK, PRODUCTS_PRICE_GROUPS: '10', PRODUCTS_SYNC_CRON: RARE_CRON }
   });
 });
 
@@ -135,6 +140,30 @@ describe('products and prices sync', () => {
     expect(result.lastError).toBeNull();
     expect(productByItem(gone)).toMatchObject({ IsActive: false });
     expect(productByItem('A0001')).toMatchObject({ IsActive: true });
+  });
+
+  it('a tick of the PRODUCTS_SYNC_CRON schedule queues a delta run', async () => {
+    await h.clients.d365.update(
+      'ReleasedProductsV2',
+      { dataAreaId: 'usmf', ItemNumber: 'D0004' },
+      { ProductName: 'Surround system, scheduled' }
+    );
+    const relay = h.relay();
+    const schedules = configuredSchedules(h.config.values);
+    expect(schedules.find((s) => s.flow === 'products')?.cron).toBe(RARE_CRON);
+    const scheduler = createScheduler({
+      store: relay.store,
+      registry: createFlowRegistry([productsFlow], { defaultMaxAttempts: 3 }),
+      schedules,
+      holder: relay.worker.id,
+      logger: pino({ level: 'silent' }),
+      onEnqueued: () => relay.worker.wake()
+    });
+    expect(await scheduler.tick('products-sync')).toBe(true);
+    await h.waitFor(() => productByItem('D0004')?.Name === 'Surround system, scheduled', {
+      what: 'the scheduled run'
+    });
+    await scheduler.stop();
   });
 
   it('a price book entry made by hand for a new product is adopted, not duplicated', async () => {
