@@ -279,4 +279,29 @@ describe('Closed Won opportunity → D365 sales order', () => {
     const [order] = await ordersFor(id);
     expect(order!.OrderingCustomerAccountNumber).toBe(customers[0]!.CustomerAccount);
   });
+
+  it('records on the opportunity why it gives up when D365 keeps refusing the credentials, and dead-letters the job', async () => {
+    const id = opportunity([{ item: 'D0002', quantity: 2, price: 110 }]);
+    // The relay fetches a fresh token after the first 401; a second 401 means the app is not allowed.
+    harness.d365.control.queueFaults([
+      { kind: 'status', status: 401 },
+      { kind: 'status', status: 401 }
+    ]);
+    await harness.closeWon(id);
+    const record = await harness.waitFor(
+      () => {
+        const r = harness.record('Opportunity', id);
+        return r?.D365_Sync_Status__c === 'Error' ? r : undefined;
+      },
+      { what: 'the error on the opportunity' }
+    );
+    expect(record.D365_Last_Sync_Error__c).toMatch(
+      /^No D365 sales order was created yet: the relay gave up after 1 attempt\(s\) \(D365 .*401.*\)\. Your admin can send it again from the relay's dead-letter queue\./
+    );
+    const store = harness.relay().store;
+    await harness.waitFor(async () => (await store.counts()).deadLetters.order === 1, {
+      what: 'the dead letter'
+    });
+    expect(await ordersFor(id)).toEqual([]);
+  });
 });
