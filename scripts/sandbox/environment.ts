@@ -9,6 +9,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Flow } from '../../relay/src/flows/types.ts';
 import { startHarness, type Harness } from '../../test/e2e/harness.ts';
 
 /** Username of the emulator's integration user; the relay's JWT `sub`. */
@@ -24,6 +25,8 @@ export interface SandboxOptions {
   dataDir: string;
   /** Relay log level (pino, to stdout); default silent so the tour stays readable. */
   relayLogLevel?: string;
+  /** Flows the relay runs (default: the registry's); tests use it to run a build without some. */
+  flows?: readonly Flow[];
 }
 
 /** Credentials made for this run only; printed so the user can call the relay. */
@@ -67,6 +70,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
   const harness = await startHarness({
     startRelay: false,
+    ...(options.flows ? { flows: options.flows } : {}),
     logLevel: options.relayLogLevel ?? 'silent',
     salesforce: { integrationUsername: INTEGRATION_USERNAME },
     env: {

@@ -32,6 +32,7 @@ Options:
   -h, --help          This text`;
 
 const DEFAULT_PORT = 8080;
+const REPEAT_SIGNAL_MS = 500;
 
 interface Args {
   port: number;
@@ -182,14 +183,21 @@ export async function main(argv: string[]): Promise<number> {
   }
   printGuide(out, sandbox);
   await new Promise<void>((resolve) => {
+    let stoppingSince: number | null = null;
     const stop = () => {
-      process.on('SIGINT', () => process.exit(130));
+      if (stoppingSince !== null) {
+        // Ctrl+C reaches this process twice (the terminal's signal and tsx relaying it): only a
+        // later, deliberate second Ctrl+C skips the graceful stop.
+        if (Date.now() - stoppingSince > REPEAT_SIGNAL_MS) process.exit(130);
+        return;
+      }
+      stoppingSince = Date.now();
       out.line();
-      out.line('Stopping…');
+      out.line('Stopping… (Ctrl+C again to exit at once)');
       void sandbox.close().finally(resolve);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
   out.line('Stopped.');
   return 0;

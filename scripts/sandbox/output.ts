@@ -96,9 +96,10 @@ export class Output {
     if (this.interactive) render();
     return {
       update: (value, of) => {
+        const changed = value !== done || (of !== undefined && of !== total);
         done = value;
         if (of !== undefined) total = of;
-        if (this.interactive) render();
+        if (changed && this.interactive) render();
       },
       stop: () => {
         if (timer) clearInterval(timer);

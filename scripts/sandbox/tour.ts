@@ -55,7 +55,7 @@ export interface TourReport {
   payment?: { amount: number; invoiceStatus: string; accountStatus: string | null };
   inventory?: {
     itemNumber: string;
-    onHand: { siteId: string; warehouseId: string; available: number } | undefined;
+    onHand: SiteStock | undefined;
     firstMs: number;
     cachedMs: number;
   };
@@ -576,16 +576,15 @@ export async function runTour(sandbox: Sandbox, out: Output): Promise<TourReport
   return report;
 }
 
+interface SiteStock {
+  siteId: string;
+  warehouseId: string;
+  available: number;
+  reserved: number;
+  ordered: number;
+}
+
 interface InventoryAnswer {
   stale: boolean;
-  items: Array<{
-    itemNumber: string;
-    sites: Array<{
-      siteId: string;
-      warehouseId: string;
-      available: number;
-      reserved: number;
-      ordered: number;
-    }>;
-  }>;
+  items: Array<{ itemNumber: string; sites: SiteStock[] }>;
 }
