@@ -156,22 +156,18 @@ for (const invoiceNumber of naiveNumbers) {
     `SELECT Id FROM Account WHERE D365_Customer_Number__c = ${soqlString(header.InvoiceCustomerAccountNumber)}`
   ))
     accountId = row.Id;
-  const fields = {
+  const fields: Record<string, unknown> = {
     ...toInvoiceFields(header, invoiceTypeOf(FREE_TEXT_INVOICE_POSTED, '')),
     ...(transaction ? invoicePayment(transaction, utcDate(Date.now())) : {}),
     Account__c: accountId,
     D365_Modified_At__c: new Date().toISOString()
   };
-  const { D365_Invoice_Key__c: key, ...rest } = fields;
-  const saved = await clients.salesforce.upsert(
-    'Invoice__c',
-    'D365_Invoice_Key__c',
-    String(key),
-    rest
-  );
+  const key = String(fields.D365_Invoice_Key__c);
+  delete fields.D365_Invoice_Key__c;
+  const saved = await clients.salesforce.upsert('Invoice__c', 'D365_Invoice_Key__c', key, fields);
   await clients.salesforce.request('POST', '/sobjects/D365_Sync_Result__e', {
     Record_Id__c: saved.id,
-    Idempotency_Key__c: `${String(key)}:naive`,
+    Idempotency_Key__c: `${key}:naive`,
     Flow__c: 'invoice',
     Status__c: 'Synced'
   });
