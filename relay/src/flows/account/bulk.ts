@@ -28,6 +28,8 @@ import { ACCOUNT_FLOW, accountSettings, type AccountSettings } from './settings.
 const COMPOSITE_MAX_QUERIES = 5;
 /** Above this many results the write-back uses one Bulk API 2.0 job instead of Collections calls. */
 const BULK_WRITE_BACK_ABOVE = 2 * SALESFORCE_COLLECTION_MAX_RECORDS;
+/** Longest wait before the first status poll of the write-back job (it grows with the job's size). */
+const BULK_FIRST_POLL_MAX_MS = 10_000;
 /** DMF data project of the customer imports (created by the import when it does not exist). */
 export const CUSTOMER_DATA_PROJECT = 'd365-relay-customers';
 
@@ -241,7 +243,10 @@ async function writeBackInBulk(
   const result = await salesforce.bulkIngest({
     object: 'Account',
     operation: 'update',
-    records: updates
+    records: updates,
+    // Only failures matter here, and a first poll timed to the job's size saves status calls.
+    results: 'failures',
+    firstPollDelayMs: Math.min(BULK_FIRST_POLL_MAX_MS, 250 + updates.length / 10)
   });
   if (result.state !== 'JobComplete' || result.failed.length > 0 || result.unprocessed.length > 0)
     throw new ClientError(
