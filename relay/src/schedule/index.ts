@@ -52,6 +52,8 @@ export function configuredSchedules(values: Partial<ConfigValues>): Schedule[] {
   };
   add('accounts-pull', values.ACCOUNT_PULL_CRON, 'accounts', { trigger: 'schedule', task: 'pull' });
   add('products-sync', values.PRODUCTS_SYNC_CRON, 'products', { trigger: 'schedule', full: false });
+  add('invoice-reconcile', values.INVOICE_RECONCILE_CRON, 'invoice', { trigger: 'schedule' });
+  add('payment-status', values.PAYMENT_STATUS_CRON, 'payment', { trigger: 'schedule' });
   return schedules;
 }
 
