@@ -9,6 +9,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { FLOWS } from '../../relay/src/flows/registry.ts';
 import type { Flow } from '../../relay/src/flows/types.ts';
 import { startHarness, type Harness } from '../../test/e2e/harness.ts';
 
@@ -42,6 +43,8 @@ export interface Sandbox {
   secrets: SandboxSecrets;
   relayUrl: string;
   storeFile: string;
+  /** The flows the relay runs. */
+  flows: readonly Flow[];
   /** Stops the relay (gracefully), then the emulators. */
   close(): Promise<void>;
 }
@@ -103,6 +106,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     secrets,
     relayUrl: harness.baseUrl(),
     storeFile,
+    flows: options.flows ?? FLOWS,
     close: () => harness.close()
   };
 }

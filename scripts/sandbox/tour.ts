@@ -6,7 +6,6 @@
  * build is skipped, never fatal. The report it returns is what `sandbox.test.ts` asserts.
  */
 
-import { FLOWS } from '../../relay/src/flows/registry.ts';
 import type { SfRecord } from '../../test/e2e/harness.ts';
 import type { Sandbox } from './environment.ts';
 import type { Output } from './output.ts';
@@ -492,7 +491,8 @@ export async function runTour(sandbox: Sandbox, out: Output): Promise<TourReport
     out.item(
       `+ payment of ${money(amount)} registered in D365 for ${customerAccount} (control API)`
     );
-    const byEvent = FLOWS.find((flow) => flow.name === FLOW.payment)?.businessEvents?.length;
+    const byEvent = sandbox.flows.find((flow) => flow.name === FLOW.payment)?.businessEvents
+      ?.length;
     if (!byEvent) {
       out.item(out.paint('dim', 'POST /api/v1/admin/sync/payment'));
       await admin('POST', '/api/v1/admin/sync/payment');
