@@ -40,6 +40,11 @@ const FALLBACK_LEGAL_ENTITY = 'usmf';
 const OPPORTUNITY_LEASE_TTL_MS = 120_000;
 /** A released product's exact spelling is trusted this long before D365 is asked again. */
 const ITEM_CACHE_TTL_MS = 5 * 60_000;
+/**
+ * Items per ReleasedProductsV2 lookup: keeps each URL short. IIS, which serves D365, allows a
+ * 2,048-byte query string by default (whether D365 raises it is unconfirmed); 20 items stay far below.
+ */
+const ITEMS_PER_LOOKUP = 20;
 
 interface ExistingOrder {
   dataAreaId: string;
@@ -66,7 +71,7 @@ class OrderBusy extends Error {
 
 export function createOrderHandler(options: OrderHandlerOptions) {
   const now = options.now ?? Date.now;
-  const items = new Map<string, { item: ReleasedItem | null; expires: number }>();
+  const items = new Map<string, { item: ReleasedItem; expires: number }>();
 
   async function releasedItems(
     d365: D365Client,
@@ -77,28 +82,32 @@ export function createOrderHandler(options: OrderHandlerOptions) {
     for (const line of request.payload.Lines) {
       const upper = line.ItemNumber.toUpperCase();
       const cached = items.get(`${request.legalEntity}|${upper}`);
-      if (cached && cached.expires > now() && cached.item) found.set(upper, cached.item);
+      if (cached && cached.expires > now()) found.set(upper, cached.item);
+      // D365 reads * in a filter as a wildcard: such an item can never match exactly.
       else if (!line.ItemNumber.includes('*')) missing.add(line.ItemNumber);
     }
     if (missing.size === 0) return found;
     // D365 compares item numbers case-insensitively, so this returns the stored spelling to compare.
-    for await (const row of d365.query<{ ItemNumber: string; ProductName: string }>(
-      'ReleasedProductsV2',
-      {
-        filter: filter.and(
-          filter.eq('dataAreaId', request.legalEntity),
-          filter.anyOf('ItemNumber', [...missing])
-        ),
-        select: ['ItemNumber', 'ProductName'],
-        crossCompany: true
+    const wanted = [...missing];
+    for (let start = 0; start < wanted.length; start += ITEMS_PER_LOOKUP) {
+      for await (const row of d365.query<{ ItemNumber: string; ProductName: string }>(
+        'ReleasedProductsV2',
+        {
+          filter: filter.and(
+            filter.eq('dataAreaId', request.legalEntity),
+            filter.anyOf('ItemNumber', wanted.slice(start, start + ITEMS_PER_LOOKUP))
+          ),
+          select: ['ItemNumber', 'ProductName'],
+          crossCompany: true
+        }
+      )) {
+        const item = { itemNumber: row.ItemNumber, productName: row.ProductName };
+        found.set(row.ItemNumber.toUpperCase(), item);
+        items.set(`${request.legalEntity}|${row.ItemNumber.toUpperCase()}`, {
+          item,
+          expires: now() + ITEM_CACHE_TTL_MS
+        });
       }
-    )) {
-      const item = { itemNumber: row.ItemNumber, productName: row.ProductName };
-      found.set(row.ItemNumber.toUpperCase(), item);
-      items.set(`${request.legalEntity}|${row.ItemNumber.toUpperCase()}`, {
-        item,
-        expires: now() + ITEM_CACHE_TTL_MS
-      });
     }
     return found;
   }
