@@ -3,7 +3,11 @@ import { invoiceFlow } from '../../relay/src/flows/invoice/index.ts';
 import { FREE_TEXT_INVOICE_POSTED } from '../../relay/src/flows/invoice/mapping.ts';
 import { paymentFlow } from '../../relay/src/flows/payment/index.ts';
 import { CUSTOMER_PAYMENT_POSTED } from '../../relay/src/flows/payment/mapping.ts';
-import { waitFor } from '../../relay/test/helpers.ts';
+import { createRelayClients } from '../../relay/src/clients.ts';
+import { loadConfig } from '../../relay/src/config/load.ts';
+import { refreshPayments } from '../../relay/src/flows/payment/handler.ts';
+import { SqliteStore } from '../../relay/src/store/sqlite-store.ts';
+import { silentLogger, waitFor } from '../../relay/test/helpers.ts';
 import {
   startFinanceRelay,
   type FinanceRelay
@@ -164,5 +168,50 @@ describe('payment status', () => {
       15_000,
       'the account status'
     );
+  });
+
+  it('refreshes the customer after a payment while D365 throttles the first reads', async () => {
+    const throttledBefore = env.d365.control.counters().throttled;
+    const before = Number(account('US-001').D365_Open_Balance__c);
+    env.d365.control.queueFaults([
+      { kind: 'status', status: 429, retryAfter: 1 },
+      { kind: 'status', status: 429, retryAfter: 1 }
+    ]);
+    env.d365.control.registerPayment({ customerAccount: 'US-001', amount: 10 });
+    await waitFor(
+      () => account('US-001').D365_Open_Balance__c === Math.round((before - 10) * 100) / 100,
+      15_000,
+      'the balance after the payment'
+    );
+    expect(env.d365.control.counters().throttled - throttledBefore).toBeGreaterThanOrEqual(2);
+    expect((await env.relay.store.counts()).deadLetters).toEqual({});
+  });
+
+  it('writes through Bulk API 2.0 above the threshold', async () => {
+    const clients = createRelayClients(loadConfig({ env: env.relayEnv }).values, silentLogger);
+    const store = new SqliteStore(':memory:');
+    await store.migrate();
+    try {
+      // A fresh ledger: every account and invoice counts as changed.
+      const report = await refreshPayments(
+        {
+          d365: clients.d365,
+          salesforce: clients.salesforce,
+          store,
+          logger: silentLogger,
+          correlationId: 'bulk-test',
+          defaultLegalEntity: 'usmf',
+          bulkThreshold: 1,
+          now: Date.now
+        },
+        { all: true }
+      );
+      expect(report).toMatchObject({ via: 'bulk', failed: 0, accounts: 4, unchanged: 0 });
+      expect(report.written).toBeGreaterThanOrEqual(8);
+      expect(account('US-002')).toMatchObject({ D365_Payment_Status__c: 'No Balance' });
+      expect(invoicesOf('US-002')[0]).toMatchObject({ Payment_Status__c: 'Paid' });
+    } finally {
+      await Promise.allSettled([clients.d365.close(), clients.salesforce.close(), store.close()]);
+    }
   });
 });
