@@ -207,10 +207,15 @@ export async function runTour(sandbox: Sandbox, out: Output): Promise<TourReport
     const entries = sf.records('PricebookEntry');
     const standardEntries = entries.filter((e) => e.Pricebook2Id === standardBook).length;
     const bookEntries = entries.length - standardEntries;
+    const otherBooks = sf
+      .records('Pricebook2')
+      .filter((book) => !book.IsStandard)
+      .map((book) => `"${String(book.Name)}"`)
+      .join(', ');
     report.products = { released, product2: products.length, standardEntries, bookEntries };
     out.ok(`Product2: ${products.length} (upserted by D365_Item_Number__c)`);
     out.ok(
-      `PricebookEntry: ${standardEntries} in the standard price book, ${bookEntries} in other price books`
+      `PricebookEntry: ${standardEntries} in the standard price book, ${bookEntries} in ${otherBooks || 'no other price book'}`
     );
     const sample = productId('D0001');
     if (sample)
@@ -306,7 +311,7 @@ export async function runTour(sandbox: Sandbox, out: Output): Promise<TourReport
         filter: `CustomerAccount eq '${entry.customerNumber}'`
       })[0];
       out.ok(
-        `"${label}" → D365 customer ${entry.customerNumber} (${String(customer?.dataAreaId ?? '?')})`
+        `"${label}" → D365 customer ${entry.customerNumber} (${String(customer?.dataAreaId ?? '?')}); written back with status Synced`
       );
       if (customer)
         out.item(
