@@ -19,7 +19,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -301,6 +301,7 @@ await waitCreated(
 // 1. Relay at a steady rate.
 const steadyEvents = Array.from({ length: steadyOrders }, wonOpportunity);
 const steadyStart = performance.now();
+const steadyCpu = process.cpuUsage();
 const steadyPublished = await steady(steadyEvents, publishOne);
 await waitCreated(
   steadyEvents.map((e) => e.Record_Id__c),
@@ -314,6 +315,8 @@ const relaySteady: Latencies = {
   ),
   wallMs: performance.now() - steadyStart
 };
+const steadyCpuUsage = process.cpuUsage(steadyCpu);
+const cpuPerOrderMs = (steadyCpuUsage.user + steadyCpuUsage.system) / 1_000 / steadyOrders;
 
 // 2. Relay throughput: a burst, published 200 per Collections call.
 const burstEvents = Array.from({ length: burstOrders }, wonOpportunity);
@@ -465,6 +468,11 @@ const header = ['Measure', 'Relay (order flow)', 'Naive per-record script'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]): string =>
   `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+console.log(
+  `\nCPU of the whole process (relay, both emulators, publisher) during the steady run: ${cpuPerOrderMs.toFixed(1)} ms per order. Load average at the end: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} on ${cpus().length} cores.`
+);
 console.log(
   `\nOrders: ${latencyMs} ms emulated latency on every D365 and Salesforce API call; relay worker concurrency ${WORKER_CONCURRENCY}, D365 concurrency ${D365_CONCURRENCY}\n`
 );
