@@ -5,6 +5,7 @@ import type { CliIo } from '../../cli.ts';
 import { createRelayClients } from '../../clients.ts';
 import { loadConfig } from '../../config/load.ts';
 import { openStore } from '../../store/index.ts';
+import { accountLookupFor } from './accounts.ts';
 import { INVOICE_FLOW } from './handler.ts';
 import { invoiceWriterFor } from './writer.ts';
 import { reconcileInvoices } from './reconcile.ts';
@@ -49,6 +50,7 @@ export async function reconcileCommand(
         d365: clients.d365,
         salesforce: clients.salesforce,
         writer: invoiceWriterFor(clients.salesforce),
+        accounts: accountLookupFor(clients.salesforce),
         store,
         logger,
         correlationId: `reconcile:${INVOICE_FLOW}:${Date.now()}`,

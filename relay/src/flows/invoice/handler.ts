@@ -26,6 +26,7 @@ import {
   toInvoiceFields,
   type InvoiceHeader
 } from './mapping.ts';
+import { accountLookupFor, type AccountLookup } from './accounts.ts';
 import { reconcileInvoices } from './reconcile.ts';
 import { invoiceWriterFor, type InvoiceWriter } from './writer.ts';
 
@@ -35,6 +36,7 @@ export interface InvoiceDeps {
   d365: Pick<D365Client, 'get' | 'query'>;
   salesforce: Pick<SalesforceClient, 'query'>;
   writer: InvoiceWriter;
+  accounts: AccountLookup;
   store: Store;
   logger: Logger;
   correlationId: string;
@@ -82,11 +84,6 @@ const RETRYABLE_SAVE_ERRORS: ReadonlySet<string> = new Set([
   'UNABLE_TO_LOCK_ROW',
   'INVALID_FIELD_FOR_INSERT_UPDATE'
 ]);
-
-interface AccountRow {
-  Id: string;
-  Invoices__r: { records: Array<{ Id: string; D365_Modified_At__c: string | null }> } | null;
-}
 
 /** Salesforce answers date-times as `2026-11-26T15:22:29.000+0000`; Date.parse wants `+00:00`. */
 export function salesforceTime(value: string | null | undefined): number | null {
@@ -136,12 +133,7 @@ export async function syncInvoice(
     })
   );
 
-  const account = await first(
-    deps.salesforce.query<AccountRow>(
-      `SELECT Id, (SELECT Id, D365_Modified_At__c FROM Invoices__r WHERE D365_Invoice_Key__c = ${soqlString(key)}) ` +
-        `FROM Account WHERE D365_Customer_Number__c = ${soqlString(customer)} LIMIT 1`
-    )
-  );
+  const account = await deps.accounts.find(customer, key);
   if (!account) {
     await deps.store.upsertLedger({
       flow: INVOICE_FLOW,
@@ -155,7 +147,7 @@ export async function syncInvoice(
     });
     throw new UnknownAccountError(customer, key);
   }
-  const existing = account.Invoices__r?.records[0] ?? null;
+  const existing = account.existing;
   const existingReadAt = salesforceTime(existing?.D365_Modified_At__c);
   if (existing && existingReadAt !== null && existingReadAt > readAt) {
     return { status: 'newer-in-salesforce', id: existing.Id };
@@ -165,7 +157,7 @@ export async function syncInvoice(
   const fields: Record<string, unknown> = {
     ...toInvoiceFields(header, invoiceTypeOf(ref.businessEventId ?? '', header.SalesOrderNumber)),
     ...(transaction ? invoicePayment(transaction, utcDate(readAt)) : {}),
-    Account__c: account.Id,
+    Account__c: account.accountId,
     Opportunity__c: opportunityId
   };
   const hash = contentHash(fields);
@@ -245,6 +237,7 @@ export function invoiceDeps(context: FlowContext): InvoiceDeps {
     d365: d365Of(context),
     salesforce,
     writer: invoiceWriterFor(salesforce),
+    accounts: accountLookupFor(salesforce),
     store: context.store,
     logger: context.logger,
     correlationId: context.correlationId,
