@@ -180,6 +180,11 @@ describe('bulk', () => {
     const ids = Array.from({ length: 30 }, (_, i) =>
       h.insert('Account', { Name: `Initial Load ${i}`, BillingCountry: 'DE' })
     );
+    // Routed to a company D365 does not have: its failure is reported on the account itself.
+    const refused = h.insert('Account', {
+      Name: 'Initial Load Refused',
+      D365_Legal_Entity__c: 'QQQQ'
+    });
     const relay = h.relay();
     await relay.store.enqueue({
       flow: 'accounts',
@@ -196,6 +201,10 @@ describe('bulk', () => {
       AddressCountryRegionId: 'DEU'
     });
     expect(h.d365.control.counters().dmfJobs.imports).toBeGreaterThan(0);
+    const failed = await synced(refused, 'Error');
+    expect(String(failed.D365_Last_Sync_Error__c)).toMatch(
+      /^D365 did not take this account in the bulk import/
+    );
   });
 });
 

@@ -359,10 +359,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   }
 
   function record(sobject: string, id: string): SfRecord | undefined {
-    const wanted = id.slice(0, 15).toLowerCase();
-    return salesforce.control
-      .records(sobject)
-      .find((r) => String(r.Id).slice(0, 15).toLowerCase() === wanted);
+    // The first 15 characters are the case-sensitive id; the 3 more only encode its case.
+    const wanted = id.slice(0, 15);
+    return salesforce.control.records(sobject).find((r) => String(r.Id).slice(0, 15) === wanted);
   }
 
   function mustRecord(sobject: string, id: string): SfRecord {

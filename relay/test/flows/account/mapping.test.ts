@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ACCOUNT_SYNC_TOPIC } from '../../../src/flows/account/index.ts';
 import {
   ACCOUNT_EVENT_FIELDS,
   ACCOUNT_PAYLOAD_KEYS,
@@ -40,6 +41,11 @@ function account(overrides: Partial<AccountPayload> = {}): AccountPayload {
 }
 
 describe('the event contract with force-app', () => {
+  it("subscribes to the topic of the package's event object", () => {
+    expect(ACCOUNT_SYNC_TOPIC).toBe('/event/D365_Account_Sync__e');
+    expect(readdirSync('force-app/main/default/objects')).toContain('D365_Account_Sync__e');
+  });
+
   const objectDir = 'force-app/main/default/objects/D365_Account_Sync__e/fields';
   it('reads exactly the fields D365_Account_Sync__e defines', () => {
     const defined = readdirSync(objectDir)

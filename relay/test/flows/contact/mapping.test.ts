@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { CONTACT_SYNC_TOPIC } from '../../../src/flows/contact/index.ts';
 import {
   CONTACT_EVENT_FIELDS,
   CONTACT_PAYLOAD_KEYS,
@@ -30,6 +31,11 @@ function contact(overrides: Partial<ContactPayload> = {}): ContactPayload {
 }
 
 describe('the event contract with force-app', () => {
+  it("subscribes to the topic of the package's event object", () => {
+    expect(CONTACT_SYNC_TOPIC).toBe('/event/D365_Contact_Sync__e');
+    expect(readdirSync('force-app/main/default/objects')).toContain('D365_Contact_Sync__e');
+  });
+
   it('reads exactly the fields D365_Contact_Sync__e defines', () => {
     const defined = readdirSync('force-app/main/default/objects/D365_Contact_Sync__e/fields')
       .map((file) => file.replace('.field-meta.xml', ''))
