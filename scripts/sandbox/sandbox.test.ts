@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { noopFlow } from '../../relay/src/flows/noop.ts';
 import { startSandbox, type Sandbox } from './environment.ts';
 import { printGuide } from './main.ts';
@@ -218,4 +218,26 @@ describe('npm start -- --once', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('terminal output', () => {
+  it('colours and redraws the progress line in place only on a terminal', () => {
+    vi.stubEnv('NO_COLOR', '');
+    const terminal = captured(true);
+    vi.unstubAllEnvs();
+    const progress = terminal.out.progress('waiting');
+    progress.update(1, 4);
+    progress.stop();
+    terminal.out.ok('done');
+    expect(terminal.text()).toContain('[#####...............] 1/4');
+    expect(terminal.text()).toContain('\r\u001b[2K');
+    expect(terminal.text()).toContain('\u001b[32m✓\u001b[39m done');
+
+    const piped = captured(false);
+    const quiet = piped.out.progress('waiting');
+    quiet.update(1, 4);
+    quiet.stop();
+    piped.out.ok('done');
+    expect(piped.text()).toBe('  ✓ done\n');
+  });
 });
