@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FLOWS } from '../../src/flows/registry.ts';
 import { admin, buildTestApp, type TestApp } from './build.ts';
 
 let t: TestApp;
@@ -52,7 +53,7 @@ describe('admin API', () => {
       backend: 'sqlite',
       queue: { pending: {}, running: 0 },
       deadLetters: { noop: 1 },
-      flows: ['noop']
+      flows: FLOWS.map((flow) => flow.name)
     });
   });
 
