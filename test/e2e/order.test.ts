@@ -201,14 +201,23 @@ describe('Closed Won opportunity → D365 sales order', () => {
     );
     expect(await ordersFor(id)).toEqual([]);
     const store = harness.relay().store;
-    const ledger = await store.queryLedger({
-      flow: 'order',
-      salesforceId: String(record.Id),
-      limit: 5
-    });
+    // The ledger and the job's completion follow the write-back by a moment.
+    const ledger = await harness.waitFor(
+      async () => {
+        const entries = await store.queryLedger({
+          flow: 'order',
+          salesforceId: String(record.Id),
+          limit: 5
+        });
+        return entries.length > 0 ? entries : undefined;
+      },
+      { what: 'the ledger entry' }
+    );
     expect(ledger.map((entry) => entry.lastStatus)).toEqual(['Error']);
+    await harness.waitFor(async () => ((await store.counts()).pending.order ?? 0) === 0, {
+      what: 'the job to complete'
+    });
     const counts = await store.counts();
-    expect(counts.pending.order ?? 0).toBe(0);
     expect(counts.deadLetters.order ?? 0).toBe(0);
     expect(harness.syncResults(String(record.Id))[0]).toMatchObject({ Status__c: 'Error' });
   });
@@ -278,6 +287,17 @@ describe('Closed Won opportunity → D365 sales order', () => {
     expect(account.D365_Customer_Number__c).toBe(customers[0]!.CustomerAccount);
     const [order] = await ordersFor(id);
     expect(order!.OrderingCustomerAccountNumber).toBe(customers[0]!.CustomerAccount);
+  });
+
+  it('cuts an opportunity name longer than D365 keeps and records the warning on the opportunity', async () => {
+    const id = opportunity([{ item: 'A0002', quantity: 4, price: 22.99 }]);
+    const name = `Framework agreement ${'x'.repeat(100)}`;
+    await harness.update('Opportunity', id, { Name: name });
+    await harness.closeWon(id);
+    const record = await synced(id);
+    expect(record.D365_Sync_Warning__c).toBe('Order name cut to 100 characters.');
+    const [order] = await ordersFor(id);
+    expect(order!.SalesOrderName).toBe(name.slice(0, 100));
   });
 
   it('records on the opportunity why it gives up when D365 keeps refusing the credentials, and dead-letters the job', async () => {
