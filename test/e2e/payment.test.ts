@@ -214,4 +214,37 @@ describe('payment status', () => {
       await Promise.allSettled([clients.d365.close(), clients.salesforce.close(), store.close()]);
     }
   });
+
+  it('ends Paid when D365 delivers the payment event before the invoice event', async () => {
+    env.d365.control.setDelivery({ reorderWindowMs: 300 });
+    const posted = env.d365.control.postFreeTextInvoice({
+      customerAccount: 'US-002',
+      lines: [{ description: 'Paid at once', amount: 200 }]
+    });
+    const total = Number(posted.TotalInvoiceAmount);
+    env.d365.control.registerPayment({
+      customerAccount: 'US-002',
+      amount: total,
+      invoiceNumber: String(posted.InvoiceNumber)
+    });
+    await env.d365.control.eventsSettled();
+    env.d365.control.setDelivery({});
+    const log = env.d365.control.deliveries().log.slice(-2);
+    expect(log.map((d) => d.businessEventId)).toEqual([
+      CUSTOMER_PAYMENT_POSTED,
+      FREE_TEXT_INVOICE_POSTED
+    ]);
+    await waitFor(
+      () => invoicesOf('US-002').some((r) => r.Name === posted.InvoiceNumber),
+      15_000,
+      'the invoice'
+    );
+    await idle();
+    expect(invoicesOf('US-002').find((r) => r.Name === posted.InvoiceNumber)).toMatchObject({
+      Payment_Status__c: 'Paid',
+      Amount_Paid__c: total,
+      Balance_Due__c: 0
+    });
+    expect(account('US-002')).toMatchObject({ D365_Payment_Status__c: 'No Balance' });
+  });
 });
