@@ -139,8 +139,14 @@ describe('failures', () => {
       { what: 'the error event' }
     );
     expect(result.Message__c).toBeTruthy();
-    const counts = await h.relay().store.counts();
-    expect(counts.pending.accounts ?? 0).toBe(0);
+    // The job ends right after its write-back: done, not retried and not dead-lettered.
+    const counts = await h.waitFor(
+      async () => {
+        const c = await h.relay().store.counts();
+        return (c.pending.accounts ?? 0) === 0 ? c : undefined;
+      },
+      { what: 'the job to finish' }
+    );
     expect(counts.deadLetters.accounts ?? 0).toBe(0);
   });
 

@@ -127,8 +127,14 @@ describe('contact person', () => {
     });
     const contact = await status('Contact', id, 'Error');
     expect(String(contact.D365_Last_Sync_Error__c)).toMatch(/already has this person/);
-    const counts = await h.relay().store.counts();
-    expect(counts.pending.contacts ?? 0).toBe(0);
+    // The job ends right after its write-back: done, not retried and not dead-lettered.
+    const counts = await h.waitFor(
+      async () => {
+        const c = await h.relay().store.counts();
+        return (c.pending.contacts ?? 0) === 0 ? c : undefined;
+      },
+      { what: 'the job to finish' }
+    );
     expect(counts.deadLetters.contacts ?? 0).toBe(0);
   });
 
