@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../relay/src/cli.ts';
 import { accountFlow } from '../../relay/src/flows/account/index.ts';
 import { startHarness, TOPICS, type Harness, type SfRecord } from './harness.ts';
 
@@ -191,15 +192,17 @@ describe('bulk', () => {
       Name: 'Initial Load Refused',
       D365_Legal_Entity__c: 'QQQQ'
     });
-    const relay = h.relay();
-    await relay.store.enqueue({
-      flow: 'accounts',
-      idempotencyKey: 'sync:accounts:full',
-      payload: { trigger: 'cli', full: true },
-      maxAttempts: 3,
-      correlationId: randomUUID()
+    // The operator's command, against the relay's store; the running relay's worker picks it up.
+    const out: string[] = [];
+    const code = await main(
+      ['sync', 'accounts', '--full'],
+      { out: (line) => out.push(line), err: (line) => out.push(line) },
+      { RELAY_STORE_URL: h.config.values.RELAY_STORE_URL }
+    );
+    expect({ code, out }).toMatchObject({
+      code: 0,
+      out: [expect.stringMatching(/^Queued a full sync of accounts/)]
     });
-    relay.worker.wake();
     for (const id of ids) await synced(id);
     const account = h.record('Account', ids[0]!)!;
     expect(customersOf(String(account.Id))[0]).toMatchObject({
