@@ -247,4 +247,41 @@ describe('payment status', () => {
     });
     expect(account('US-002')).toMatchObject({ D365_Payment_Status__c: 'No Balance' });
   });
+
+  it('follows an account routed to another legal entity (demf)', async () => {
+    const accountId = env.salesforce.control.insert('Account', {
+      Name: 'Contoso Europe',
+      D365_Customer_Number__c: 'DE-001',
+      D365_Legal_Entity__c: 'demf'
+    });
+    const posted = env.d365.control.postFreeTextInvoice({
+      customerAccount: 'DE-001',
+      legalEntity: 'demf',
+      lines: [{ description: 'Beratung', amount: 500 }]
+    });
+    const total = Number(posted.TotalInvoiceAmount);
+    const key = `demf|${String(posted.InvoiceNumber)}`;
+    await waitFor(
+      () => env.salesforce.control.records('Invoice__c').some((r) => r.D365_Invoice_Key__c === key),
+      15_000,
+      'the demf invoice'
+    );
+    env.d365.control.registerPayment({
+      customerAccount: 'DE-001',
+      legalEntity: 'demf',
+      amount: 100,
+      invoiceNumber: String(posted.InvoiceNumber)
+    });
+    const accountRecord = () =>
+      env.salesforce.control.records('Account').find((r) => r.Id === accountId) as SfRecord;
+    await waitFor(
+      () => accountRecord().D365_Open_Balance__c === Math.round((total - 100) * 100) / 100,
+      15_000,
+      'the demf balance'
+    );
+    expect(accountRecord()).toMatchObject({ D365_Payment_Status__c: 'Open' });
+    expect(
+      env.salesforce.control.records('Invoice__c').find((r) => r.D365_Invoice_Key__c === key)
+    ).toMatchObject({ Currency_Code__c: 'EUR', Legal_Entity__c: 'demf', Amount_Paid__c: 100 });
+  });
 });

@@ -45,6 +45,8 @@ export async function reconcileCommand(
   const clients = createRelayClients(config.values, logger);
   const store = await openStore(config.store.url);
   try {
+    // The repairs write ledger rows; migrating is safe on a migrated store.
+    await store.migrate();
     const report = await reconcileInvoices(
       {
         d365: clients.d365,

@@ -145,6 +145,8 @@ export async function refreshPayments(
   const invoiceRows: CustTransRow[] = [];
   for (const account of accounts) {
     const legalEntity = (account.D365_Legal_Entity__c || deps.defaultLegalEntity).toLowerCase();
+    // Only the event's legal entity was read: an account routed elsewhere is not this customer.
+    if (!('all' in scope) && legalEntity !== scope.legalEntity) continue;
     const rows =
       byCustomer.get(`${legalEntity}|${account.D365_Customer_Number__c.toUpperCase()}`) ?? [];
     consider({
