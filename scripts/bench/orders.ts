@@ -89,7 +89,12 @@ const config = loadConfig({
     SF_CLIENT_ID: relayApp.clientId,
     SF_CLIENT_SECRET: relayApp.clientSecret,
     SF_PUBSUB_ENDPOINT: salesforce.pubsubEndpoint,
-    SF_PUBSUB_CA_FILE: join(dir, 'pubsub-ca.pem')
+    SF_PUBSUB_CA_FILE: join(dir, 'pubsub-ca.pem'),
+    // Only the order flow's work: no scheduled syncs.
+    ACCOUNT_PULL_CRON: 'off',
+    PRODUCTS_SYNC_CRON: 'off',
+    INVOICE_RECONCILE_CRON: 'off',
+    PAYMENT_STATUS_CRON: 'off'
   },
   cwd: dir
 });
