@@ -32,8 +32,6 @@ export interface InventoryLookupOptions {
 
 export interface InventoryLookup {
   lookup(legalEntity: string, items: readonly string[]): Promise<InventoryAnswer>;
-  /** Cache hits, D365 reads started, and callers that joined a read already running. */
-  stats(): { hits: number; reads: number; coalesced: number; stale: number };
 }
 
 export type InventoryFailure = 'throttled' | 'timeout' | 'unavailable' | 'auth';
@@ -77,7 +75,6 @@ export function createInventoryLookup(options: InventoryLookupOptions): Inventor
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
   const cache = new Map<string, CacheEntry>();
   const inFlight = new Map<string, Promise<void>>();
-  const counters = { hits: 0, reads: 0, coalesced: 0, stale: 0 };
   const keyOf = (legalEntity: string, item: string) => `${legalEntity}\u0000${item}`;
 
   function remember(legalEntity: string, stock: ItemStock[], readAt: number): void {
@@ -90,7 +87,6 @@ export function createInventoryLookup(options: InventoryLookupOptions): Inventor
   }
 
   async function read(legalEntity: string, items: readonly string[]): Promise<void> {
-    counters.reads += 1;
     const startedAt = now();
     const rows: OnHandRow[] = [];
     // cross-company: D365 reads only the caller's default company otherwise; the filter names the one asked for.
@@ -107,10 +103,7 @@ export function createInventoryLookup(options: InventoryLookupOptions): Inventor
   function readShared(legalEntity: string, items: readonly string[]): Promise<void> {
     const flightKey = `${legalEntity}\u0000${[...items].sort().join('\u0000')}`;
     const running = inFlight.get(flightKey);
-    if (running) {
-      counters.coalesced += 1;
-      return running;
-    }
+    if (running) return running;
     const started = read(legalEntity, items).finally(() => inFlight.delete(flightKey));
     inFlight.set(flightKey, started);
     return started;
@@ -153,7 +146,6 @@ export function createInventoryLookup(options: InventoryLookupOptions): Inventor
         return !entry || at - entry.readAt >= options.cacheTtlMs;
       });
       if (missing.length === 0) {
-        counters.hits += 1;
         return answer(legalEntity, items, false);
       }
       try {
@@ -162,13 +154,11 @@ export function createInventoryLookup(options: InventoryLookupOptions): Inventor
         return answer(legalEntity, items, false);
       } catch (error) {
         if (items.every((item) => cache.has(keyOf(legalEntity, item)))) {
-          counters.stale += 1;
           return answer(legalEntity, items, true);
         }
         throw new InventoryUnavailableError(failureOf(error), { cause: error });
       }
-    },
-    stats: () => ({ ...counters })
+    }
   };
 }
 
