@@ -112,6 +112,26 @@ describe('new account', () => {
   });
 });
 
+describe('racing events', () => {
+  it('creates one customer when an edit follows the create before its number is back', async () => {
+    const { id } = await h.createAccount({ Name: 'Quick Edit Ltd' });
+    // Published at once, before the create's write-back: this event also has no customer number.
+    await h.updateAccount(id, { Phone: '555 0142' });
+    await h.waitFor(
+      () =>
+        h.record('Account', id)?.D365_Sync_Status__c === 'Synced' &&
+        h.relay().worker.inFlight === 0,
+      { what: 'both jobs' }
+    );
+    await h.waitFor(async () => ((await h.relay().store.counts()).pending.accounts ?? 0) === 0, {
+      what: 'an empty queue'
+    });
+    const customers = customersOf(String(h.record('Account', id)!.Id));
+    expect(customers).toHaveLength(1);
+    expect(customers[0]).toMatchObject({ PrimaryContactPhone: '555 0142' });
+  });
+});
+
 describe('changed account', () => {
   it('sends only the changed fields', async () => {
     const { id } = await h.createAccount({ Name: 'Partial Update Inc', Phone: '111' });

@@ -11,6 +11,7 @@ import { filter } from '../../d365/index.ts';
 import { isClientError } from '../../net/errors.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
 import { repMessage } from '../shared/messages.ts';
+import { withRecordLock } from '../shared/record-lock.ts';
 import { writeBackError, writeBackFor } from '../shared/writeback.ts';
 import type { FlowContext, FlowOutcome } from '../types.ts';
 import {
@@ -148,7 +149,16 @@ export async function handleAccountEvent(
   const settings = accountSettings(context.config);
   const pending = (await context.store.counts()).pending[ACCOUNT_FLOW] ?? 0;
   if (pending > settings.bulkThreshold) return deferToBulk(event, context);
+  return withRecordLock(context, ACCOUNT_FLOW, event.recordId, () =>
+    syncOne(event, settings, context)
+  );
+}
 
+async function syncOne(
+  event: AccountSyncEvent,
+  settings: AccountSettings,
+  context: FlowContext
+): Promise<FlowOutcome> {
   const mapped = mapAccountToCustomer(event, settings);
   const [ledger] = await context.store.queryLedger({
     flow: ACCOUNT_FLOW,

@@ -14,6 +14,7 @@ import { ACCOUNT_PAYLOAD_KEYS } from '../account/mapping.ts';
 import { ACCOUNT_FLOW, accountSettings } from '../account/settings.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
 import { repMessage } from '../shared/messages.ts';
+import { withRecordLock } from '../shared/record-lock.ts';
 import { writeBackError, writeBackFor } from '../shared/writeback.ts';
 import type { FlowContext, FlowOutcome } from '../types.ts';
 import {
@@ -142,6 +143,10 @@ export async function handleContactEvent(
   context: FlowContext
 ): Promise<FlowOutcome> {
   const event = parseContactEvent(payload);
+  return withRecordLock(context, CONTACT_FLOW, event.recordId, () => syncOne(event, context));
+}
+
+async function syncOne(event: ContactSyncEvent, context: FlowContext): Promise<FlowOutcome> {
   const d365 = d365Of(context);
   const legalEntity = event.legalEntity ?? accountSettings(context.config).defaultLegalEntity;
   const mapped = mapContactToPerson(event.contact);
