@@ -87,12 +87,16 @@ function d365Requests(): number {
     (sum, byMethod) => sum + Object.values(byMethod).reduce((a, b) => a + b, 0),
     0
   );
-  // Package uploads go to the blob store, outside /data: one per import.
-  return data + c.dmfJobs.imports;
+  // Package uploads go to the blob store, outside /data: one per import since the last reset.
+  return data + c.dmfJobs.imports - importsAtReset;
 }
+
+let importsAtReset = 0;
 
 function resetCounters(): void {
   d365.control.resetCounters();
+  // The emulator keeps its DMF executions across a counter reset.
+  importsAtReset = d365.control.counters().dmfJobs.imports;
   salesforce.control.resetCounters();
   salesforce.control.setApiBudget({ used: 0 });
 }
