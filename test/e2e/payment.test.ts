@@ -280,8 +280,10 @@ describe('payment status', () => {
       'the demf balance'
     );
     expect(accountRecord()).toMatchObject({ D365_Payment_Status__c: 'Open' });
-    expect(
-      env.salesforce.control.records('Invoice__c').find((r) => r.D365_Invoice_Key__c === key)
-    ).toMatchObject({ Currency_Code__c: 'EUR', Legal_Entity__c: 'demf', Amount_Paid__c: 100 });
+    // The account is written before the invoices in a run: wait for the invoice too.
+    const invoice = () =>
+      env.salesforce.control.records('Invoice__c').find((r) => r.D365_Invoice_Key__c === key);
+    await waitFor(() => invoice()?.Amount_Paid__c === 100, 15_000, 'the demf invoice payment');
+    expect(invoice()).toMatchObject({ Currency_Code__c: 'EUR', Legal_Entity__c: 'demf' });
   });
 });

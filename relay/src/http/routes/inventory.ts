@@ -91,13 +91,11 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox<
         items = parseItemNumbers(request.query.items);
       } catch (error) {
         if (!(error instanceof InventoryRequestError)) throw error;
-        return reply
-          .code(400)
-          .send({
-            code: 'RELAY_ERR_VALIDATION',
-            message: error.message,
-            correlationId: request.id
-          });
+        return reply.code(400).send({
+          code: 'RELAY_ERR_VALIDATION',
+          message: error.message,
+          correlationId: request.id
+        });
       }
       const legalEntity = (request.query.legalEntity ?? options.defaultLegalEntity).toLowerCase();
       try {
