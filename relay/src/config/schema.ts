@@ -98,7 +98,8 @@ export const ConfigSchema = Type.Object(
     D365_DEFAULT_CUSTOMER_GROUP: Type.String({ pattern: '^[A-Za-z0-9_-]{1,10}$', default: '30' }),
     ACCOUNT_BULK_THRESHOLD: Type.Integer({ minimum: 1, default: 1_000 }),
     ACCOUNT_FIELD_OWNERSHIP: Type.String({
-      pattern: '^([A-Za-z]+:(d365|salesforce))?(,[A-Za-z]+:(d365|salesforce))*$',
+      pattern:
+        '^((creditLimit|customerGroup|onHold):(d365|salesforce))?(,(creditLimit|customerGroup|onHold):(d365|salesforce))*$',
       default: 'creditLimit:d365,customerGroup:d365,onHold:d365'
     }),
     // Pull of the D365-owned account fields; "off" disables it.
