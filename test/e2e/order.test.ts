@@ -193,6 +193,34 @@ describe('Closed Won opportunity → D365 sales order', () => {
     );
   });
 
+  it('creates one order when three requests for one opportunity are processed together (different keys)', async () => {
+    const id = opportunity([{ item: 'A0002', quantity: 1, price: 22.99 }]);
+    // With the relay stopped, all three requests wait in Salesforce and its jobs are claimed together.
+    await harness.stopRelay();
+    const { idempotencyKey } = await harness.closeWon(id);
+    const event = await harness.waitFor(
+      () =>
+        harness
+          .events(TOPICS.orderRequest)
+          .map((e) => e.payload)
+          .find((payload) => payload.Idempotency_Key__c === idempotencyKey),
+      { what: 'the order request on the observer' }
+    );
+    const fields = Object.fromEntries(
+      Object.entries(event).filter(([name]) => name.endsWith('__c'))
+    );
+    for (const n of ['1', '2'])
+      await harness.publish('D365_Order_Request__e', {
+        ...fields,
+        Idempotency_Key__c: `${String(fields.Record_Id__c)}:888888888888${n}`
+      });
+    await harness.startRelay();
+    await harness.waitFor(() => harness.syncResults(String(fields.Record_Id__c)).length >= 3, {
+      what: 'all three requests to be processed'
+    });
+    expect(await ordersFor(id)).toHaveLength(1);
+  });
+
   it('refuses a wrong-case item number: Error on the opportunity in words a rep understands, no order, no retry', async () => {
     const id = opportunity([{ item: 'd0003', quantity: 1, price: 210, description: 'Speaker' }]);
     await harness.closeWon(id);
