@@ -56,4 +56,13 @@ describe('inventory lookup end to end', () => {
     });
     env.d365.control.clearFaults();
   });
+
+  it('accepts the query as the Apex controller encodes it (EncodingUtil.urlEncode: comma as %2C)', async () => {
+    const { status, body } = await lookup('items=A0001%2CD0001&legalEntity=usmf');
+    expect(status).toBe(200);
+    expect((body.items as Array<{ itemNumber: string }>).map((i) => i.itemNumber)).toEqual([
+      'A0001',
+      'D0001'
+    ]);
+  });
 });
