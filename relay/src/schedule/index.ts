@@ -19,6 +19,8 @@ export interface Schedule {
   cron: string;
   flow: string;
   payload: unknown;
+  /** The setting the pattern came from, named when it is invalid. */
+  configKey?: string;
 }
 
 export interface SchedulerOptions {
@@ -46,14 +48,15 @@ const LEASE_MARGIN_MS = 30_000;
 /** Turns the *_CRON settings into schedules; `off` disables one. Flows add theirs here. */
 export function configuredSchedules(values: Partial<ConfigValues>): Schedule[] {
   const schedules: Schedule[] = [];
-  const add = (name: string, cron: string | undefined, flow: string, payload: unknown) => {
-    if (cron === undefined || cron.trim().toLowerCase() === 'off') return;
-    schedules.push({ name, cron: cron.trim(), flow, payload });
+  const add = (name: string, configKey: keyof ConfigValues, flow: string, payload: unknown) => {
+    const cron = values[configKey];
+    if (typeof cron !== 'string' || cron.trim().toLowerCase() === 'off') return;
+    schedules.push({ name, cron: cron.trim(), flow, payload, configKey });
   };
-  add('accounts-pull', values.ACCOUNT_PULL_CRON, 'accounts', { trigger: 'schedule', task: 'pull' });
-  add('products-sync', values.PRODUCTS_SYNC_CRON, 'products', { trigger: 'schedule', full: false });
-  add('invoice-reconcile', values.INVOICE_RECONCILE_CRON, 'invoice', { trigger: 'schedule' });
-  add('payment-status', values.PAYMENT_STATUS_CRON, 'payment', { trigger: 'schedule' });
+  add('accounts-pull', 'ACCOUNT_PULL_CRON', 'accounts', { trigger: 'schedule', task: 'pull' });
+  add('products-sync', 'PRODUCTS_SYNC_CRON', 'products', { trigger: 'schedule', full: false });
+  add('invoice-reconcile', 'INVOICE_RECONCILE_CRON', 'invoice', { trigger: 'schedule' });
+  add('payment-status', 'PAYMENT_STATUS_CRON', 'payment', { trigger: 'schedule' });
   return schedules;
 }
 
@@ -84,9 +87,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         )
       );
     } catch (error) {
-      throw new Error(`Schedule ${schedule.name}: invalid cron "${schedule.cron}"`, {
-        cause: error
-      });
+      const source = schedule.configKey ?? `Schedule ${schedule.name}`;
+      throw new Error(`${source}: invalid cron "${schedule.cron}"`, { cause: error });
     }
   }
 

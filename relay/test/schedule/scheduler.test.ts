@@ -82,11 +82,11 @@ describe('scheduler', () => {
       createScheduler({
         store,
         registry,
-        schedules: [{ name: 'bad', cron: 'every tuesday', flow: 'accounts', payload: {} }],
+        schedules: configuredSchedules({ ACCOUNT_PULL_CRON: 'every tuesday' }),
         holder: 'x',
         logger: silentLogger
       })
-    ).toThrow(/invalid cron/);
+    ).toThrow('ACCOUNT_PULL_CRON: invalid cron "every tuesday"');
   });
 
   it('builds schedules from the settings, skipping the ones set to off', () => {
@@ -97,7 +97,8 @@ describe('scheduler', () => {
         name: 'accounts-pull',
         cron: '*/5 * * * *',
         flow: 'accounts',
-        payload: { trigger: 'schedule', task: 'pull' }
+        payload: { trigger: 'schedule', task: 'pull' },
+        configKey: 'ACCOUNT_PULL_CRON'
       }
     ]);
   });
