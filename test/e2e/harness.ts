@@ -88,6 +88,8 @@ export interface Harness {
   /** The running relay (throws when stopped). */
   relay(): RunningRelay;
   config: RelayConfig;
+  /** The environment the relay was configured from (for CLI commands against the same systems). */
+  env: Record<string, string>;
   /** The relay's base URL, e.g. http://127.0.0.1:PORT. */
   baseUrl(): string;
   /** Clients of the test itself (not the relay's): read and write like an operator would. */
@@ -244,35 +246,33 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   salesforce.control.registerClientCredentialsApp(testApp);
   writeFileSync(join(dir, 'd365-ca.pem'), d365.caCertPem);
   writeFileSync(join(dir, 'pubsub-ca.pem'), salesforce.pubsubCaPem);
-  const config = loadConfig({
-    env: {
-      RELAY_ADMIN_TOKEN: 'e2e-admin-token-0123456789',
-      RELAY_CALLOUT_KEY: 'e2e-callout-key-0123456789',
-      RELAY_BUSINESS_EVENTS_SECRET: BUSINESS_EVENTS_SECRET,
-      RELAY_STORE_URL: `sqlite:${join(dir, 'relay.db')}`,
-      RELAY_HOST: '127.0.0.1',
-      RELAY_PORT: '0',
-      RELAY_WORKER_POLL_MS: '50',
-      RELAY_SUBSCRIPTION_LEASE_MS: '2000',
-      RELAY_SHUTDOWN_GRACE_MS: '2000',
-      RELAY_LOG_LEVEL: 'silent',
-      D365_ENVIRONMENT_URL: d365.url,
-      D365_TENANT_ID: d365.tenantId,
-      D365_CLIENT_ID: d365.clientId,
-      D365_CLIENT_SECRET: d365.clientSecret,
-      D365_AUTHORITY_HOST: d365.url,
-      D365_CA_CERT_FILE: join(dir, 'd365-ca.pem'),
-      SF_LOGIN_URL: salesforce.instanceUrl,
-      SF_AUTH_FLOW: 'client_credentials',
-      SF_CLIENT_ID: relayApp.clientId,
-      SF_CLIENT_SECRET: relayApp.clientSecret,
-      SF_API_VERSION,
-      SF_PUBSUB_ENDPOINT: salesforce.pubsubEndpoint,
-      SF_PUBSUB_CA_FILE: join(dir, 'pubsub-ca.pem'),
-      ...options.env
-    },
-    cwd: dir
-  });
+  const env: Record<string, string> = {
+    RELAY_ADMIN_TOKEN: 'e2e-admin-token-0123456789',
+    RELAY_CALLOUT_KEY: 'e2e-callout-key-0123456789',
+    RELAY_BUSINESS_EVENTS_SECRET: BUSINESS_EVENTS_SECRET,
+    RELAY_STORE_URL: `sqlite:${join(dir, 'relay.db')}`,
+    RELAY_HOST: '127.0.0.1',
+    RELAY_PORT: '0',
+    RELAY_WORKER_POLL_MS: '50',
+    RELAY_SUBSCRIPTION_LEASE_MS: '2000',
+    RELAY_SHUTDOWN_GRACE_MS: '2000',
+    RELAY_LOG_LEVEL: 'silent',
+    D365_ENVIRONMENT_URL: d365.url,
+    D365_TENANT_ID: d365.tenantId,
+    D365_CLIENT_ID: d365.clientId,
+    D365_CLIENT_SECRET: d365.clientSecret,
+    D365_AUTHORITY_HOST: d365.url,
+    D365_CA_CERT_FILE: join(dir, 'd365-ca.pem'),
+    SF_LOGIN_URL: salesforce.instanceUrl,
+    SF_AUTH_FLOW: 'client_credentials',
+    SF_CLIENT_ID: relayApp.clientId,
+    SF_CLIENT_SECRET: relayApp.clientSecret,
+    SF_API_VERSION,
+    SF_PUBSUB_ENDPOINT: salesforce.pubsubEndpoint,
+    SF_PUBSUB_CA_FILE: join(dir, 'pubsub-ca.pem'),
+    ...options.env
+  };
+  const config = loadConfig({ env, cwd: dir });
   const flows = options.flows ?? FLOWS;
   const registry = createFlowRegistry(flows, { defaultMaxAttempts: config.worker.maxAttempts });
 
@@ -398,6 +398,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     d365,
     salesforce,
     config,
+    env,
     clients: operator,
     relay: () => {
       if (!relay) throw new Error('Relay not running');

@@ -1,32 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CALLOUT_KEY,
-  startFinanceRelay,
-  type FinanceRelay
-} from '../../relay/test/flows/invoice/relay-fixture.ts';
+import { startHarness, type Harness } from './harness.ts';
 
 /** The inventory endpoint as the package's D365InventoryController calls it, on a relay started as in production. */
-let env: FinanceRelay;
+let h: Harness;
 
 beforeAll(async () => {
   // No cache: every lookup asks D365, so the second one meets the outage.
-  env = await startFinanceRelay([], { RELAY_INVENTORY_CACHE_MS: '0' });
+  h = await startHarness({ flows: [], env: { RELAY_INVENTORY_CACHE_MS: '0' } });
 });
 
 afterAll(async () => {
-  await env?.close();
+  await h?.close();
 });
 
 async function lookup(query: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${env.baseUrl}/api/v1/inventory?${query}`, {
-    headers: { 'X-Relay-Key': CALLOUT_KEY }
+  const response = await fetch(`${h.baseUrl()}/api/v1/inventory?${query}`, {
+    headers: { 'X-Relay-Key': h.config.security.calloutKey }
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 describe('inventory lookup end to end', () => {
   it('answers the stock set in D365, then the last values marked stale while D365 is down', async () => {
-    env.d365.control.setStock({
+    h.d365.control.setStock({
       itemNumber: 'A0002',
       siteId: '1',
       warehouseId: '11',
@@ -46,7 +42,7 @@ describe('inventory lookup end to end', () => {
       })
     ]);
 
-    env.d365.control.setFaults({ errorRate: 1, errorStatus: 503 });
+    h.d365.control.setFaults({ errorRate: 1, errorStatus: 503 });
     const stale = await lookup('items=A0002&legalEntity=usmf');
     expect(stale.status).toBe(200);
     expect(stale.body).toMatchObject({
@@ -54,7 +50,7 @@ describe('inventory lookup end to end', () => {
       asOf: first.body.asOf,
       items: first.body.items
     });
-    env.d365.control.clearFaults();
+    h.d365.control.clearFaults();
   });
 
   it('accepts the query as the Apex controller encodes it (EncodingUtil.urlEncode: comma as %2C)', async () => {

@@ -2,34 +2,31 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../relay/src/cli.ts';
 import { invoiceFlow } from '../../relay/src/flows/invoice/index.ts';
 import { waitFor } from '../../relay/test/helpers.ts';
-import {
-  startFinanceRelay,
-  type FinanceRelay
-} from '../../relay/test/flows/invoice/relay-fixture.ts';
+import { startHarness, type Harness } from './harness.ts';
 
 /**
  * Reconciliation of Invoice__c with D365 (no business events delivered here): the demo seed has four
  * posted invoices, for US-001, US-002, US-003 and US-006.
  */
-let env: FinanceRelay;
+let h: Harness;
 const accountIds = new Map<string, string>();
 
 beforeAll(async () => {
-  env = await startFinanceRelay([invoiceFlow]);
+  h = await startHarness({ flows: [invoiceFlow] });
   for (const customer of ['US-001', 'US-002', 'US-003']) {
     accountIds.set(
       customer,
-      env.salesforce.control.insert('Account', {
+      h.salesforce.control.insert('Account', {
         Name: `Customer ${customer}`,
         D365_Customer_Number__c: customer
       })
     );
   }
-  const paid = env.d365.control
+  const paid = h.d365.control
     .read('SalesInvoiceHeadersV2', { legalEntity: 'usmf' })
     .find((i) => i.InvoiceCustomerAccountNumber === 'US-002')!;
   // Different from D365: someone edited the amount.
-  env.salesforce.control.insert('Invoice__c', {
+  h.salesforce.control.insert('Invoice__c', {
     Name: paid.InvoiceNumber,
     Account__c: accountIds.get('US-002'),
     D365_Invoice_Key__c: `usmf|${String(paid.InvoiceNumber)}`,
@@ -38,14 +35,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await env?.close();
+  await h?.close();
 });
 
 async function reconcile(...args: string[]): Promise<{ code: number; out: string[] }> {
   const out: string[] = [];
   const io = { out: (line: string) => out.push(line), err: (line: string) => out.push(line) };
   const code = await main(['reconcile', ...args], io, {
-    ...env.relayEnv,
+    ...h.env,
     RELAY_LOG_LEVEL: 'silent'
   });
   return { code, out };
@@ -61,7 +58,7 @@ describe('d365-relay reconcile invoices', () => {
       /failed usmf\|FTI-\d+: No Salesforce account has D365 customer number US-006/
     );
     expect(code).toBe(1);
-    const invoices = env.salesforce.control.records('Invoice__c');
+    const invoices = h.salesforce.control.records('Invoice__c');
     expect(invoices).toHaveLength(3);
     const paid = invoices.find((i) => i.Account__c === accountIds.get('US-002'))!;
     expect(paid.Amount__c).not.toBe(1);
@@ -82,20 +79,20 @@ describe('d365-relay reconcile invoices', () => {
   });
 
   it('repairs on a scheduled run once the account exists', async () => {
-    env.salesforce.control.insert('Account', {
+    h.salesforce.control.insert('Account', {
       Name: 'Customer US-006',
       D365_Customer_Number__c: 'US-006'
     });
-    await env.relay.store.enqueue({
+    await h.relay().store.enqueue({
       flow: 'invoice',
       idempotencyKey: 'schedule:invoice:1',
       payload: { trigger: 'schedule', since: '2020-01-01T00:00:00Z' },
       maxAttempts: 3,
       correlationId: 'reconcile-run-1'
     });
-    env.relay.worker.wake();
+    h.relay().worker.wake();
     await waitFor(
-      () => env.salesforce.control.records('Invoice__c').length === 4,
+      () => h.salesforce.control.records('Invoice__c').length === 4,
       15_000,
       'the fourth invoice'
     );

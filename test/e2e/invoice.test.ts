@@ -1,35 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invoiceFlow } from '../../relay/src/flows/invoice/index.ts';
-import {
-  FREE_TEXT_INVOICE_POSTED,
-  SALES_INVOICE_POSTED
-} from '../../relay/src/flows/invoice/mapping.ts';
+import { FREE_TEXT_INVOICE_POSTED } from '../../relay/src/flows/invoice/mapping.ts';
 import { waitFor } from '../../relay/test/helpers.ts';
-import {
-  EVENTS_SECRET,
-  startFinanceRelay,
-  type FinanceRelay
-} from '../../relay/test/flows/invoice/relay-fixture.ts';
+import { startHarness, type Harness } from './harness.ts';
 
 /**
  * Invoice pushback over both emulators: D365 posts invoices and delivers the business events to the
  * relay, which reads each invoice through OData and upserts Invoice__c in the Salesforce emulator.
  */
-let env: FinanceRelay;
+let h: Harness;
 
 beforeAll(async () => {
-  env = await startFinanceRelay([invoiceFlow]);
-  await env.registerEndpoint([SALES_INVOICE_POSTED, FREE_TEXT_INVOICE_POSTED]);
+  h = await startHarness({ flows: [invoiceFlow] });
 });
 
 afterAll(async () => {
-  await env?.close();
+  await h?.close();
 });
 
 type Invoice = Record<string, unknown>;
 
 function invoices(key: string): Invoice[] {
-  return env.salesforce.control
+  return h.salesforce.control
     .records('Invoice__c')
     .filter((r) => String(r.D365_Invoice_Key__c).toLowerCase() === key.toLowerCase());
 }
@@ -43,7 +35,7 @@ async function invoiceAppears(key: string, ready: (invoice: Invoice) => boolean 
 async function idle(): Promise<void> {
   await waitFor(
     async () => {
-      const counts = await env.relay.store.counts();
+      const counts = await h.relay().store.counts();
       return counts.running === 0 && Object.keys(counts.pending).length === 0;
     },
     10_000,
@@ -52,21 +44,21 @@ async function idle(): Promise<void> {
 }
 
 function account(customerNumber: string): string {
-  return env.salesforce.control.insert('Account', {
+  return h.salesforce.control.insert('Account', {
     Name: `Customer ${customerNumber}`,
     D365_Customer_Number__c: customerNumber
   });
 }
 
 function freeTextInvoice(customerAccount: string, amount: number) {
-  return env.d365.control.postFreeTextInvoice({
+  return h.d365.control.postFreeTextInvoice({
     customerAccount,
     lines: [{ description: 'Consulting', amount }]
   });
 }
 
 function openOrder(customerAccount: string): string {
-  const order = env.d365.control
+  const order = h.d365.control
     .read('SalesOrderHeadersV2', { legalEntity: 'usmf' })
     .find(
       (o) =>
@@ -101,14 +93,14 @@ describe('invoice pushback', () => {
   it('links a sales order invoice to the Opportunity of its sales order number', async () => {
     const accountId = account('US-006');
     const salesOrder = openOrder('US-006');
-    const opportunityId = env.salesforce.control.insert('Opportunity', {
+    const opportunityId = h.salesforce.control.insert('Opportunity', {
       Name: 'Order from Salesforce',
       StageName: 'Closed Won',
       CloseDate: '2026-11-01',
       AccountId: accountId,
       D365_Sales_Order_Number__c: salesOrder
     });
-    const posted = env.d365.control.postInvoice({ salesOrderNumber: salesOrder });
+    const posted = h.d365.control.postInvoice({ salesOrderNumber: salesOrder });
     const invoice = await invoiceAppears(`usmf|${String(posted.InvoiceNumber)}`);
     expect(invoice).toMatchObject({
       Invoice_Type__c: 'Sales Order',
@@ -121,20 +113,20 @@ describe('invoice pushback', () => {
   it('processes an event D365 delivers twice once', async () => {
     account('US-002');
     await idle();
-    env.d365.control.setDelivery({ duplicateRate: 1 });
-    const before = env.salesforce.control.counters().apiUsed;
+    h.d365.control.setDelivery({ duplicateRate: 1 });
+    const before = h.salesforce.control.counters().apiUsed;
     const posted = freeTextInvoice('US-002', 80);
     const key = `usmf|${String(posted.InvoiceNumber)}`;
     await invoiceAppears(key);
-    await env.d365.control.eventsSettled();
-    env.d365.control.setDelivery({ duplicateRate: 0 });
-    const log = env.d365.control.deliveries().log;
+    await h.d365.control.eventsSettled();
+    h.d365.control.setDelivery({ duplicateRate: 0 });
+    const log = h.d365.control.deliveries().log;
     const last = log.at(-1)!;
     expect(log.filter((d) => d.controlNumber === last.controlNumber)).toHaveLength(2);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(invoices(key)).toHaveLength(1);
     // One account query, one upsert, one sync result event: nothing for the second delivery.
-    expect(env.salesforce.control.counters().apiUsed - before).toBe(3);
+    expect(h.salesforce.control.counters().apiUsed - before).toBe(3);
   });
 
   it('never overwrites Invoice__c with data read before what it holds (out-of-order event)', async () => {
@@ -144,31 +136,32 @@ describe('invoice pushback', () => {
     const first = await invoiceAppears(key);
     // A job that read D365 later already wrote: its read time is ahead of any job still to run.
     const later = new Date(Date.now() + 60_000).toISOString();
-    await env.salesforceClient.request('PATCH', `/sobjects/Invoice__c/${String(first.Id)}`, {
-      D365_Modified_At__c: later
-    });
-    env.d365.control.registerPayment({
+    await h.update('Invoice__c', String(first.Id), { D365_Modified_At__c: later });
+    h.d365.control.registerPayment({
       customerAccount: 'US-004',
       amount: 100,
       invoiceNumber: String(posted.InvoiceNumber)
     });
-    const response = await fetch(`${env.baseUrl}/api/v1/business-events/${EVENTS_SECRET}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        BusinessEventId: FREE_TEXT_INVOICE_POSTED,
-        BusinessEventLegalEntity: 'usmf',
-        ControlNumber: 1,
-        EventId: '0F7C2A4B-1D3E-4F60-9A8B-000000000001',
-        EventTime: '/Date(1714557600000)/',
-        InvoiceAccount: 'US-004',
-        InvoiceId: posted.InvoiceNumber,
-        LegalEntity: 'usmf'
-      })
-    });
+    const response = await fetch(
+      `${h.baseUrl()}/api/v1/business-events/${h.config.security.businessEventsSecret}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          BusinessEventId: FREE_TEXT_INVOICE_POSTED,
+          BusinessEventLegalEntity: 'usmf',
+          ControlNumber: 1,
+          EventId: '0F7C2A4B-1D3E-4F60-9A8B-000000000001',
+          EventTime: '/Date(1714557600000)/',
+          InvoiceAccount: 'US-004',
+          InvoiceId: posted.InvoiceNumber,
+          LegalEntity: 'usmf'
+        })
+      }
+    );
     expect(response.status).toBe(200);
     await waitFor(
-      async () => (await env.relay.store.counts()).pending.invoice === undefined,
+      async () => (await h.relay().store.counts()).pending.invoice === undefined,
       10_000,
       'the replayed event'
     );
@@ -180,12 +173,12 @@ describe('invoice pushback', () => {
     const posted = freeTextInvoice('US-005', 400);
     const key = `usmf|${String(posted.InvoiceNumber)}`;
     await invoiceAppears(key);
-    env.d365.control.registerPayment({
+    h.d365.control.registerPayment({
       customerAccount: 'US-005',
       amount: 100,
       invoiceNumber: String(posted.InvoiceNumber)
     });
-    await fetch(`${env.baseUrl}/api/v1/business-events/${EVENTS_SECRET}`, {
+    await fetch(`${h.baseUrl()}/api/v1/business-events/${h.config.security.businessEventsSecret}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -208,7 +201,7 @@ describe('invoice pushback', () => {
     const key = `usmf|${String(posted.InvoiceNumber)}`;
     await waitFor(
       async () =>
-        (await env.relay.store.queryLedger({ flow: 'invoice', d365Key: key, limit: 1 }))[0]
+        (await h.relay().store.queryLedger({ flow: 'invoice', d365Key: key, limit: 1 }))[0]
           ?.lastStatus === 'Pending',
       10_000,
       'the parked invoice'
@@ -221,12 +214,12 @@ describe('invoice pushback', () => {
 
   it('retries an invoice while D365 throttles', async () => {
     account('US-008');
-    env.d365.control.queueFaults([
+    h.d365.control.queueFaults([
       { kind: 'status', status: 429, retryAfter: 1 },
       { kind: 'status', status: 429, retryAfter: 1 }
     ]);
     const posted = freeTextInvoice('US-008', 90);
     await invoiceAppears(`usmf|${String(posted.InvoiceNumber)}`);
-    expect(env.d365.control.counters().throttled).toBeGreaterThanOrEqual(2);
+    expect(h.d365.control.counters().throttled).toBeGreaterThanOrEqual(2);
   });
 });

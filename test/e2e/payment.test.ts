@@ -3,40 +3,34 @@ import { invoiceFlow } from '../../relay/src/flows/invoice/index.ts';
 import { FREE_TEXT_INVOICE_POSTED } from '../../relay/src/flows/invoice/mapping.ts';
 import { paymentFlow } from '../../relay/src/flows/payment/index.ts';
 import { CUSTOMER_PAYMENT_POSTED } from '../../relay/src/flows/payment/mapping.ts';
-import { createRelayClients } from '../../relay/src/clients.ts';
-import { loadConfig } from '../../relay/src/config/load.ts';
 import { refreshPayments } from '../../relay/src/flows/payment/handler.ts';
 import { SqliteStore } from '../../relay/src/store/sqlite-store.ts';
 import { silentLogger, waitFor } from '../../relay/test/helpers.ts';
-import {
-  startFinanceRelay,
-  type FinanceRelay
-} from '../../relay/test/flows/invoice/relay-fixture.ts';
+import { startHarness, type Harness, type SfRecord } from './harness.ts';
 
 /**
  * Payment status over both emulators: the D365 demo seed has an overdue invoice (US-001), a paid one
  * (US-002) and a partly paid one (US-003); payments registered in D365 reach Salesforce through the
  * payment event, and a scheduled run writes only what changed.
  */
-let env: FinanceRelay;
+let h: Harness;
 const accountIds = new Map<string, string>();
 let run = 0;
 
 beforeAll(async () => {
-  env = await startFinanceRelay([invoiceFlow, paymentFlow]);
-  await env.registerEndpoint([FREE_TEXT_INVOICE_POSTED, CUSTOMER_PAYMENT_POSTED]);
+  h = await startHarness({ flows: [invoiceFlow, paymentFlow] });
   for (const customer of ['US-001', 'US-002', 'US-003', 'US-004']) {
-    const id = env.salesforce.control.insert('Account', {
+    const id = h.salesforce.control.insert('Account', {
       Name: `Customer ${customer}`,
       D365_Customer_Number__c: customer
     });
     accountIds.set(customer, id);
   }
   // The seed invoices as an earlier invoice sync left them: all still open in Salesforce.
-  for (const invoice of env.d365.control.read('SalesInvoiceHeadersV2', { legalEntity: 'usmf' })) {
+  for (const invoice of h.d365.control.read('SalesInvoiceHeadersV2', { legalEntity: 'usmf' })) {
     const customer = String(invoice.InvoiceCustomerAccountNumber);
     if (!accountIds.has(customer)) continue;
-    env.salesforce.control.insert('Invoice__c', {
+    h.salesforce.control.insert('Invoice__c', {
       Name: invoice.InvoiceNumber,
       Account__c: accountIds.get(customer),
       D365_Invoice_Key__c: `usmf|${String(invoice.InvoiceNumber)}`,
@@ -47,19 +41,17 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await env?.close();
+  await h?.close();
 });
 
-type SfRecord = Record<string, unknown>;
-
 function account(customer: string): SfRecord {
-  return env.salesforce.control
+  return h.salesforce.control
     .records('Account')
     .find((r) => r.Id === accountIds.get(customer)) as SfRecord;
 }
 
 function invoicesOf(customer: string): SfRecord[] {
-  return env.salesforce.control
+  return h.salesforce.control
     .records('Invoice__c')
     .filter((r) => r.Account__c === accountIds.get(customer));
 }
@@ -67,7 +59,7 @@ function invoicesOf(customer: string): SfRecord[] {
 async function idle(): Promise<void> {
   await waitFor(
     async () => {
-      const counts = await env.relay.store.counts();
+      const counts = await h.relay().store.counts();
       return counts.running === 0 && Object.keys(counts.pending).length === 0;
     },
     15_000,
@@ -78,16 +70,16 @@ async function idle(): Promise<void> {
 /** What the scheduler enqueues on PAYMENT_STATUS_CRON. */
 async function scheduledRun(): Promise<void> {
   run += 1;
-  await env.relay.store.enqueue({
+  await h.relay().store.enqueue({
     flow: 'payment',
     idempotencyKey: `schedule:payment:${run}`,
     payload: { trigger: 'schedule' },
     maxAttempts: 5,
     correlationId: `payment-run-${run}`
   });
-  env.relay.worker.wake();
+  h.relay().worker.wake();
   await idle();
-  expect(await env.relay.store.counts()).toMatchObject({ deadLetters: {} });
+  expect(await h.relay().store.counts()).toMatchObject({ deadLetters: {} });
 }
 
 describe('payment status', () => {
@@ -120,15 +112,15 @@ describe('payment status', () => {
   });
 
   it('writes nothing on a second run when nothing changed in D365', async () => {
-    const before = env.salesforce.control.counters();
+    const before = h.salesforce.control.counters();
     await scheduledRun();
-    const after = env.salesforce.control.counters();
+    const after = h.salesforce.control.counters();
     expect(after.collections - before.collections).toBe(0);
     expect(after.bulk - before.bulk).toBe(0);
   });
 
   it('shows a partial payment, then a full payment, right after D365 posts them', async () => {
-    const posted = env.d365.control.postFreeTextInvoice({
+    const posted = h.d365.control.postFreeTextInvoice({
       customerAccount: 'US-004',
       lines: [{ description: 'Support', amount: 1000 }]
     });
@@ -138,7 +130,7 @@ describe('payment status', () => {
     await waitFor(() => invoice() !== undefined, 15_000, 'the new invoice');
     expect(invoice()).toMatchObject({ Payment_Status__c: 'Open', Balance_Due__c: total });
 
-    env.d365.control.registerPayment({
+    h.d365.control.registerPayment({
       customerAccount: 'US-004',
       amount: 400,
       invoiceNumber: String(posted.InvoiceNumber)
@@ -156,7 +148,7 @@ describe('payment status', () => {
     );
     expect(account('US-004').D365_Payment_Status__c).toBe('Open');
 
-    env.d365.control.registerPayment({
+    h.d365.control.registerPayment({
       customerAccount: 'US-004',
       amount: total - 400,
       invoiceNumber: String(posted.InvoiceNumber)
@@ -171,32 +163,31 @@ describe('payment status', () => {
   });
 
   it('refreshes the customer after a payment while D365 throttles the first reads', async () => {
-    const throttledBefore = env.d365.control.counters().throttled;
+    const throttledBefore = h.d365.control.counters().throttled;
     const before = Number(account('US-001').D365_Open_Balance__c);
-    env.d365.control.queueFaults([
+    h.d365.control.queueFaults([
       { kind: 'status', status: 429, retryAfter: 1 },
       { kind: 'status', status: 429, retryAfter: 1 }
     ]);
-    env.d365.control.registerPayment({ customerAccount: 'US-001', amount: 10 });
+    h.d365.control.registerPayment({ customerAccount: 'US-001', amount: 10 });
     await waitFor(
       () => account('US-001').D365_Open_Balance__c === Math.round((before - 10) * 100) / 100,
       15_000,
       'the balance after the payment'
     );
-    expect(env.d365.control.counters().throttled - throttledBefore).toBeGreaterThanOrEqual(2);
-    expect((await env.relay.store.counts()).deadLetters).toEqual({});
+    expect(h.d365.control.counters().throttled - throttledBefore).toBeGreaterThanOrEqual(2);
+    expect((await h.relay().store.counts()).deadLetters).toEqual({});
   });
 
   it('writes through Bulk API 2.0 above the threshold', async () => {
-    const clients = createRelayClients(loadConfig({ env: env.relayEnv }).values, silentLogger);
     const store = new SqliteStore(':memory:');
     await store.migrate();
     try {
       // A fresh ledger: every account and invoice counts as changed.
       const report = await refreshPayments(
         {
-          d365: clients.d365,
-          salesforce: clients.salesforce,
+          d365: h.clients.d365,
+          salesforce: h.clients.salesforce,
           store,
           logger: silentLogger,
           correlationId: 'bulk-test',
@@ -211,25 +202,25 @@ describe('payment status', () => {
       expect(account('US-002')).toMatchObject({ D365_Payment_Status__c: 'No Balance' });
       expect(invoicesOf('US-002')[0]).toMatchObject({ Payment_Status__c: 'Paid' });
     } finally {
-      await Promise.allSettled([clients.d365.close(), clients.salesforce.close(), store.close()]);
+      await store.close();
     }
   });
 
   it('ends Paid when D365 delivers the payment event before the invoice event', async () => {
-    env.d365.control.setDelivery({ reorderWindowMs: 300 });
-    const posted = env.d365.control.postFreeTextInvoice({
+    h.d365.control.setDelivery({ reorderWindowMs: 300 });
+    const posted = h.d365.control.postFreeTextInvoice({
       customerAccount: 'US-002',
       lines: [{ description: 'Paid at once', amount: 200 }]
     });
     const total = Number(posted.TotalInvoiceAmount);
-    env.d365.control.registerPayment({
+    h.d365.control.registerPayment({
       customerAccount: 'US-002',
       amount: total,
       invoiceNumber: String(posted.InvoiceNumber)
     });
-    await env.d365.control.eventsSettled();
-    env.d365.control.setDelivery({});
-    const log = env.d365.control.deliveries().log.slice(-2);
+    await h.d365.control.eventsSettled();
+    h.d365.control.setDelivery({});
+    const log = h.d365.control.deliveries().log.slice(-2);
     expect(log.map((d) => d.businessEventId)).toEqual([
       CUSTOMER_PAYMENT_POSTED,
       FREE_TEXT_INVOICE_POSTED
@@ -249,12 +240,12 @@ describe('payment status', () => {
   });
 
   it('follows an account routed to another legal entity (demf)', async () => {
-    const accountId = env.salesforce.control.insert('Account', {
+    const accountId = h.salesforce.control.insert('Account', {
       Name: 'Contoso Europe',
       D365_Customer_Number__c: 'DE-001',
       D365_Legal_Entity__c: 'demf'
     });
-    const posted = env.d365.control.postFreeTextInvoice({
+    const posted = h.d365.control.postFreeTextInvoice({
       customerAccount: 'DE-001',
       legalEntity: 'demf',
       lines: [{ description: 'Beratung', amount: 500 }]
@@ -262,18 +253,18 @@ describe('payment status', () => {
     const total = Number(posted.TotalInvoiceAmount);
     const key = `demf|${String(posted.InvoiceNumber)}`;
     await waitFor(
-      () => env.salesforce.control.records('Invoice__c').some((r) => r.D365_Invoice_Key__c === key),
+      () => h.salesforce.control.records('Invoice__c').some((r) => r.D365_Invoice_Key__c === key),
       15_000,
       'the demf invoice'
     );
-    env.d365.control.registerPayment({
+    h.d365.control.registerPayment({
       customerAccount: 'DE-001',
       legalEntity: 'demf',
       amount: 100,
       invoiceNumber: String(posted.InvoiceNumber)
     });
     const accountRecord = () =>
-      env.salesforce.control.records('Account').find((r) => r.Id === accountId) as SfRecord;
+      h.salesforce.control.records('Account').find((r) => r.Id === accountId) as SfRecord;
     await waitFor(
       () => accountRecord().D365_Open_Balance__c === Math.round((total - 100) * 100) / 100,
       15_000,
@@ -282,7 +273,7 @@ describe('payment status', () => {
     expect(accountRecord()).toMatchObject({ D365_Payment_Status__c: 'Open' });
     // The account is written before the invoices in a run: wait for the invoice too.
     const invoice = () =>
-      env.salesforce.control.records('Invoice__c').find((r) => r.D365_Invoice_Key__c === key);
+      h.salesforce.control.records('Invoice__c').find((r) => r.D365_Invoice_Key__c === key);
     await waitFor(() => invoice()?.Amount_Paid__c === 100, 15_000, 'the demf invoice payment');
     expect(invoice()).toMatchObject({ Currency_Code__c: 'EUR', Legal_Entity__c: 'demf' });
   });
