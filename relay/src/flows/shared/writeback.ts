@@ -7,6 +7,7 @@
 
 import type { Logger } from 'pino';
 import { ClientError } from '../../net/errors.ts';
+import { createBatcher } from './batcher.ts';
 import type { SalesforceClient, SaveResult } from '../../salesforce/index.ts';
 import { SALESFORCE_COLLECTION_MAX_RECORDS } from '../../salesforce/index.ts';
 
@@ -64,17 +65,11 @@ export interface WriteBack {
 
 type WriteBackSalesforce = Pick<SalesforceClient, 'collections'>;
 
-interface Waiter {
-  resolve(result: WriteBackResult): void;
-  reject(error: unknown): void;
-}
-
 interface Entry {
   sobject: string;
   id: string;
   fields: Record<string, unknown>;
   events: SyncResultEvent[];
-  waiters: Waiter[];
 }
 
 export function createWriteBack(
@@ -87,37 +82,10 @@ export function createWriteBack(
     SALESFORCE_COLLECTION_MAX_RECORDS
   );
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TypeError('maxBatch must be ≥ 1');
-  let queue = new Map<string, Entry>();
-  let timer: NodeJS.Timeout | null = null;
-  const inFlight = new Set<Promise<void>>();
+  const batcher = createBatcher<Entry, WriteBackResult>({ maxWaitMs, maxBatch, send });
 
-  function schedule(): void {
-    if (queue.size >= maxBatch) {
-      void startFlush();
-      return;
-    }
-    timer ??= setTimeout(() => void startFlush(), maxWaitMs);
-  }
-
-  function startFlush(): Promise<void> {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    if (queue.size === 0) return Promise.resolve();
-    const batch = [...queue.values()];
-    queue = new Map();
-    const run = send(batch).finally(() => inFlight.delete(run));
-    inFlight.add(run);
-    return run;
-  }
-
-  async function send(batch: Entry[]): Promise<void> {
-    let updates: Map<Entry, SaveResult>;
-    try {
-      updates = await updateRecords(batch);
-    } catch (error) {
-      for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
-      return;
-    }
+  async function send(batch: Entry[]): Promise<WriteBackResult[]> {
+    const updates = await updateRecords(batch);
     const withEvents = batch.filter(
       (entry) => updates.get(entry)?.success === true && entry.events.length > 0
     );
@@ -140,15 +108,14 @@ export function createWriteBack(
         options.logger?.warn({ err: error }, 'Sync result events could not be published');
       }
     }
-    for (const entry of batch) {
+    return batch.map((entry) => {
       const update = updates.get(entry) as SaveResult;
-      const result: WriteBackResult = {
+      return {
         success: update.success,
         errors: update.errors,
         eventPublished: published.get(entry) ?? false
       };
-      for (const waiter of entry.waiters) waiter.resolve(result);
-    }
+    });
   }
 
   async function updateRecords(batch: Entry[]): Promise<Map<Entry, SaveResult>> {
@@ -183,30 +150,22 @@ export function createWriteBack(
         throw new TypeError(`Invalid sObject name ${JSON.stringify(item.sobject)}`);
       if (!/^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/.test(item.id))
         throw new TypeError(`Invalid record id ${JSON.stringify(item.id)}`);
-      return new Promise<WriteBackResult>((resolve, reject) => {
-        const key = `${item.sobject}:${item.id}`;
-        // Two writes to one record in one batch merge (later fields win): Collections refuses a
-        // request that names the same id twice.
-        const existing = queue.get(key);
-        const entry: Entry = existing ?? {
+      // Two writes to one record in one batch merge (later fields win): Collections refuses a
+      // request that names the same id twice.
+      return batcher.add(`${item.sobject}:${item.id}`, (queued) => {
+        const entry: Entry = queued ?? {
           sobject: item.sobject,
           id: item.id,
           fields: {},
-          events: [],
-          waiters: []
+          events: []
         };
         Object.assign(entry.fields, item.fields);
         if (item.event) entry.events.push(item.event);
-        entry.waiters.push({ resolve, reject });
-        queue.set(key, entry);
-        schedule();
+        return entry;
       });
     },
-    async flush() {
-      await startFlush();
-      await Promise.all([...inFlight]);
-    },
-    pending: () => queue.size
+    flush: () => batcher.flush(),
+    pending: () => batcher.pending()
   };
 }
 
@@ -215,7 +174,8 @@ function clip(value: string | undefined, max: number): string | undefined {
   return value.length > max ? `${value.slice(0, max - 1)}…` : value;
 }
 
-function eventRecord(event: SyncResultEvent): Record<string, unknown> {
+/** The `D365_Sync_Result__e` record of an event, each field clipped to its size in force-app. */
+export function eventRecord(event: SyncResultEvent): Record<string, unknown> {
   return {
     Record_Id__c: event.recordId,
     Idempotency_Key__c: event.idempotencyKey.slice(0, IDEMPOTENCY_KEY_MAX),
