@@ -3,7 +3,9 @@
  * no-op flow → completed, measured end to end against the real `d365-relay start` process.
  * Prints events/s, the relay's resident memory and its cold start time (spawn → /healthz 200).
  *
- * Run: npm run bench:relay [-- --events 20000 --concurrency 64 --port 18787 --cpu-prof <dir>]
+ * Run: npm run bench:relay [-- --events 20000 --concurrency 64 --port 18787 --cpu-prof <dir>
+ *        --node-options=--max-semi-space-size=2]
+ * The relay runs with the Dockerfile's NODE_OPTIONS unless --node-options says otherwise ('' = Node's defaults).
  * Targets (issue 5): ≥ 1,000 events/s, cold start ≤ 1 s.
  */
 import { spawn } from 'node:child_process';
@@ -18,6 +20,8 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '64' },
     port: { type: 'string', default: '18787' },
+    // As the Dockerfile runs the relay (ENV NODE_OPTIONS), so the numbers are the deployed ones.
+    'node-options': { type: 'string', default: '--max-semi-space-size=2' },
     // Writes a V8 CPU profile of the relay process into this directory.
     'cpu-prof': { type: 'string' }
   }
@@ -35,6 +39,7 @@ const dir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const env = {
   PATH: process.env.PATH,
+  NODE_OPTIONS: args['node-options'],
   RELAY_STORE_URL: `sqlite:${join(dir, 'relay.db')}`,
   RELAY_HOST: '127.0.0.1',
   RELAY_PORT: String(PORT),
@@ -140,7 +145,10 @@ try {
 
   const line = (label: string, value: string) => console.log(`${label.padEnd(42)} ${value}`);
   console.log('\nRelay core benchmark (embedded SQLite store, no-op flow, one event per POST)');
-  line('command', `npm run bench:relay -- --events ${EVENTS} --concurrency ${CONCURRENCY}`);
+  line(
+    'command',
+    `npm run bench:relay -- --events ${EVENTS} --concurrency ${CONCURRENCY} --node-options='${args['node-options']}'`
+  );
   line('events', `${EVENTS} (${failed} not acknowledged with 200)`);
   line('intake rate (acknowledged)', `${Math.round(EVENTS / (ackedMs / 1_000))} events/s`);
   line(
