@@ -17,7 +17,7 @@ import { SYNC_ERROR_MAX } from '../shared/messages.ts';
 import type { FlowContext, FlowOutcome } from '../types.ts';
 import { CUSTOMERS } from './handler.ts';
 import {
-  ACCOUNT_PAYLOAD_KEYS,
+  ACCOUNT_QUERY_FIELDS,
   mapAccountToCustomer,
   warningText,
   type AccountPayload
@@ -33,10 +33,7 @@ const BULK_FIRST_POLL_MAX_MS = 10_000;
 /** DMF data project of the customer imports (created by the import when it does not exist). */
 export const CUSTOMER_DATA_PROJECT = 'd365-relay-customers';
 
-const ACCOUNT_FIELDS = [
-  ...ACCOUNT_PAYLOAD_KEYS.filter((key) => key !== 'CurrencyIsoCode'),
-  'D365_Sync_Status__c'
-];
+const ACCOUNT_FIELDS = [...ACCOUNT_QUERY_FIELDS, 'D365_Sync_Status__c'];
 
 export type BulkMode = 'full' | 'delta' | 'backlog';
 

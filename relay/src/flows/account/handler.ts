@@ -39,10 +39,14 @@ export interface CustomerRef {
 /** The customer that carries this Salesforce id, in any legal entity. */
 export async function findCustomerBySalesforceId(
   d365: D365Client,
-  accountId: string
+  accountId: string,
+  /** Only a customer of this legal entity (any by default). */
+  legalEntity?: string
 ): Promise<CustomerRef | null> {
+  const byId = filter.eq('IdentificationNumber', accountId);
   for await (const row of d365.query<CustomerRef>(CUSTOMERS, {
-    filter: filter.eq('IdentificationNumber', accountId),
+    filter:
+      legalEntity === undefined ? byId : filter.and(filter.eq('dataAreaId', legalEntity), byId),
     select: ['dataAreaId', 'CustomerAccount'],
     crossCompany: true,
     top: 1

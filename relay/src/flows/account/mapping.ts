@@ -82,6 +82,36 @@ export const ACCOUNT_PAYLOAD_KEYS: ReadonlyArray<keyof AccountPayload> = [
   'D365_Customer_Number__c'
 ];
 
+/** The payload keys an Account query reads: `CurrencyIsoCode` exists only in multi-currency orgs. */
+export const ACCOUNT_QUERY_FIELDS = ACCOUNT_PAYLOAD_KEYS.filter((key) => key !== 'CurrencyIsoCode');
+
+/** `D365AccountSyncService.MAPPED_FIELDS`: what a create event lists as changed. */
+export const ACCOUNT_MAPPED_FIELDS = ACCOUNT_QUERY_FIELDS.filter(
+  (key) => key !== 'Id' && key !== 'D365_Customer_Number__c'
+);
+
+/**
+ * The `D365_Account_Sync__e` the account trigger would publish for creating this account (a row
+ * with the `ACCOUNT_QUERY_FIELDS`), for flows that need its customer before their own record.
+ */
+export function accountCreateEvent(
+  accountId: string,
+  row: Record<string, unknown>,
+  event: { idempotencyKey: string; legalEntity: string | null }
+): Record<string, unknown> {
+  return {
+    Record_Id__c: accountId,
+    Idempotency_Key__c: event.idempotencyKey,
+    Operation__c: 'create',
+    Legal_Entity__c: event.legalEntity,
+    D365_Customer_Number__c: null,
+    Changed_Fields__c: ACCOUNT_MAPPED_FIELDS.join(','),
+    Payload__c: JSON.stringify(
+      Object.fromEntries(ACCOUNT_PAYLOAD_KEYS.map((key) => [key, row[key] ?? null]))
+    )
+  };
+}
+
 export class InvalidEventError extends Error {
   constructor(message: string) {
     super(message);

@@ -10,7 +10,7 @@ import type { D365Client } from '../../d365/index.ts';
 import { filter } from '../../d365/index.ts';
 import { ClientError, isClientError } from '../../net/errors.ts';
 import { soqlString } from '../../salesforce/index.ts';
-import { ACCOUNT_PAYLOAD_KEYS } from '../account/mapping.ts';
+import { ACCOUNT_QUERY_FIELDS, accountCreateEvent } from '../account/mapping.ts';
 import { ACCOUNT_FLOW, accountSettings } from '../account/settings.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
 import { repMessage } from '../shared/messages.ts';
@@ -94,31 +94,22 @@ async function customerNumberOf(
 ): Promise<string | null> {
   if (event.contact.Account.D365_Customer_Number__c)
     return event.contact.Account.D365_Customer_Number__c;
-  const fields = ACCOUNT_PAYLOAD_KEYS.filter((key) => key !== 'CurrencyIsoCode');
   let account: Record<string, unknown> | undefined;
   for await (const row of salesforceOf(context).query<Record<string, unknown>>(
-    `SELECT ${fields.join(', ')}, D365_Sync_Status__c FROM Account WHERE Id = ${soqlString(event.accountId)}`
+    `SELECT ${ACCOUNT_QUERY_FIELDS.join(', ')}, D365_Sync_Status__c FROM Account WHERE Id = ${soqlString(event.accountId)}`
   )) {
     account = row;
   }
   if (!account) return null;
   if (account.D365_Customer_Number__c) return String(account.D365_Customer_Number__c);
   // Same shape as the account trigger's event, so the account flow treats it like any create.
-  const payload = Object.fromEntries(
-    ACCOUNT_PAYLOAD_KEYS.map((key) => [key, (account[key] as unknown) ?? null])
-  );
   await context.store.enqueue({
     flow: ACCOUNT_FLOW,
     idempotencyKey: `${ACCOUNT_FLOW}:for-contact:${event.accountId}`,
-    payload: {
-      Record_Id__c: event.accountId,
-      Idempotency_Key__c: `${event.accountId}:for-contact:${event.idempotencyKey}`.slice(0, 80),
-      Operation__c: 'create',
-      Legal_Entity__c: event.legalEntity,
-      D365_Customer_Number__c: null,
-      Changed_Fields__c: fields.filter((f) => f !== 'Id').join(','),
-      Payload__c: JSON.stringify(payload)
-    },
+    payload: accountCreateEvent(event.accountId, account, {
+      idempotencyKey: `${event.accountId}:for-contact:${event.idempotencyKey}`.slice(0, 80),
+      legalEntity: event.legalEntity
+    }),
     maxAttempts: context.maxAttempts,
     correlationId: context.correlationId
   });

@@ -3,52 +3,27 @@
  * found by the Salesforce account id stored in `CustomersV3.IdentificationNumber`, or created first.
  */
 
-import type { D365Client } from '../../d365/index.ts';
-import { filter } from '../../d365/index.ts';
 import { ClientError } from '../../net/errors.ts';
 import { soqlString } from '../../salesforce/index.ts';
-import { handleAccountEvent } from '../account/handler.ts';
+import { findCustomerBySalesforceId, handleAccountEvent } from '../account/handler.ts';
+import { ACCOUNT_QUERY_FIELDS, accountCreateEvent } from '../account/mapping.ts';
 import { ACCOUNT_FLOW } from '../account/settings.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
 import type { FlowContext } from '../types.ts';
 import { OrderRejection, rejectionMessage, type OrderRequest } from './mapping.ts';
 
-/** Looks the account's customer up in the order's legal entity; null when D365 has none. */
-export async function findCustomer(
-  d365: D365Client,
+/** The account's customer in the order's legal entity; null when D365 has none. */
+async function findCustomer(
+  context: FlowContext,
   request: Pick<OrderRequest, 'accountId' | 'legalEntity'>
 ): Promise<string | null> {
-  for await (const row of d365.query<{ CustomerAccount: string }>('CustomersV3', {
-    filter: filter.and(
-      filter.eq('dataAreaId', request.legalEntity),
-      filter.eq('IdentificationNumber', request.accountId)
-    ),
-    select: ['CustomerAccount'],
-    top: 1,
-    crossCompany: true
-  }))
-    return row.CustomerAccount;
-  return null;
+  const found = await findCustomerBySalesforceId(
+    d365Of(context),
+    request.accountId,
+    request.legalEntity
+  );
+  return found?.CustomerAccount ?? null;
 }
-
-/** Account fields `D365AccountSyncService.payloadOf` sends (CurrencyIsoCode: single-currency orgs have none). */
-const ACCOUNT_FIELDS = [
-  'Id',
-  'Name',
-  'BillingStreet',
-  'BillingCity',
-  'BillingState',
-  'BillingPostalCode',
-  'BillingCountry',
-  'Phone',
-  'Website',
-  'D365_Legal_Entity__c',
-  'D365_Customer_Number__c'
-] as const;
-/** The mapped fields a create event lists as changed (D365AccountSyncService.MAPPED_FIELDS). */
-const ACCOUNT_MAPPED_FIELDS = ACCOUNT_FIELDS.filter(
-  (field) => field !== 'Id' && field !== 'D365_Customer_Number__c'
-);
 
 /**
  * Resolves the customer of an account that has no D365 customer number: looks it up by the account
@@ -62,13 +37,12 @@ export async function resolveCustomer(
   request: OrderRequest,
   context: FlowContext
 ): Promise<string> {
-  const d365 = d365Of(context);
-  const existing = await findCustomer(d365, request);
+  const existing = await findCustomer(context, request);
   if (existing) return existing;
   const salesforce = salesforceOf(context);
   let account: Record<string, unknown> | undefined;
   for await (const row of salesforce.query<Record<string, unknown>>(
-    `SELECT ${ACCOUNT_FIELDS.join(', ')} FROM Account WHERE Id = ${soqlString(request.accountId)}`
+    `SELECT ${ACCOUNT_QUERY_FIELDS.join(', ')} FROM Account WHERE Id = ${soqlString(request.accountId)}`
   ))
     account = row;
   if (!account)
@@ -78,22 +52,14 @@ export async function resolveCustomer(
   const number = account.D365_Customer_Number__c;
   // Synced since the opportunity was closed: the number is there now.
   if (typeof number === 'string' && number !== '') return number;
-  const payload = Object.fromEntries(
-    ACCOUNT_FIELDS.map((field) => [field, account[field] ?? null])
-  );
   await handleAccountEvent(
-    {
-      Record_Id__c: request.accountId,
-      Idempotency_Key__c: `${request.accountId}:order:${request.opportunityId}`,
-      Operation__c: 'create',
-      Legal_Entity__c: request.legalEntity,
-      D365_Customer_Number__c: null,
-      Changed_Fields__c: ACCOUNT_MAPPED_FIELDS.join(','),
-      Payload__c: JSON.stringify({ ...payload, CurrencyIsoCode: null })
-    },
+    accountCreateEvent(request.accountId, account, {
+      idempotencyKey: `${request.accountId}:order:${request.opportunityId}`,
+      legalEntity: request.legalEntity
+    }),
     context
   );
-  const created = await findCustomer(d365, request);
+  const created = await findCustomer(context, request);
   if (created) return created;
   const [ledger] = await context.store.queryLedger({
     flow: ACCOUNT_FLOW,

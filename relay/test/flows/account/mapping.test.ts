@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { ACCOUNT_SYNC_TOPIC } from '../../../src/flows/account/index.ts';
 import {
   ACCOUNT_EVENT_FIELDS,
+  ACCOUNT_MAPPED_FIELDS,
   ACCOUNT_PAYLOAD_KEYS,
+  accountCreateEvent,
   countryRegionId,
   customerCreateBody,
   customerPatchBody,
@@ -62,6 +64,36 @@ describe('the event contract with force-app', () => {
     const payloadOf = apex.slice(apex.indexOf('payloadOf(Account account)'));
     const keys = [...payloadOf.matchAll(/'([A-Za-z0-9_]+)' =>/g)].map((m) => m[1]);
     expect(keys).toEqual([...ACCOUNT_PAYLOAD_KEYS]);
+  });
+
+  it('lists as changed the mapped fields of the Apex service', () => {
+    const apex = readFileSync(
+      join('force-app/main/default/classes/services/D365AccountSyncService.cls'),
+      'utf8'
+    );
+    const list = /MAPPED_FIELDS = new List<String>\{([^}]*)\}/.exec(apex)?.[1] ?? '';
+    expect([...ACCOUNT_MAPPED_FIELDS]).toEqual(
+      [...list.matchAll(/'([A-Za-z0-9_]+)'/g)].map((m) => m[1])
+    );
+  });
+});
+
+describe('accountCreateEvent', () => {
+  it('builds the create event the trigger would publish from an account row', () => {
+    const event = accountCreateEvent(
+      ID,
+      { Id: ID, Name: 'Acme', BillingCity: 'Seattle', D365_Sync_Status__c: 'Pending' },
+      { idempotencyKey: `${ID}:order:006000000000001AAA`, legalEntity: 'usmf' }
+    );
+    expect(parseAccountEvent(event)).toEqual({
+      recordId: ID,
+      idempotencyKey: `${ID}:order:006000000000001AAA`,
+      operation: 'create',
+      legalEntity: 'usmf',
+      customerNumber: null,
+      changedFields: [...ACCOUNT_MAPPED_FIELDS],
+      account: account({ BillingCity: 'Seattle' })
+    });
   });
 });
 
