@@ -6,9 +6,15 @@ import { backoffDelayMs, sleep } from '../net/backoff.ts';
 import type { BackoffPolicy } from '../net/backoff.ts';
 import { AdaptiveLimiter } from '../net/concurrency.ts';
 import type { LimiterState } from '../net/concurrency.ts';
-import { ClientError, isClientError, isTransientNetworkCode } from '../net/errors.ts';
+import { ClientError, isClientError } from '../net/errors.ts';
 import { createHttpClient, headerValue } from '../net/http.ts';
 import type { ClientObserver } from '../net/observer.ts';
+import {
+  isIdempotent,
+  limitedWithRetry,
+  networkError,
+  outcomeUnknownAfter
+} from '../net/request.ts';
 import { withRetry } from '../net/retry.ts';
 import { createD365TokenProvider } from './auth.ts';
 import { buildBatchRequest, parseBatchResponse } from './batch.ts';
@@ -132,8 +138,6 @@ const JSON_HEADERS = {
   'OData-Version': '4.0',
   'OData-MaxVersion': '4.0'
 };
-/** Methods whose repetition cannot create a second record, so they may be retried after a lost answer. */
-const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'PATCH', 'DELETE']);
 
 interface RequestSpec {
   operation: string;
@@ -209,9 +213,8 @@ export function createD365Client(options: D365ClientOptions): D365Client {
           status: 'error',
           durationMs: performance.now() - started
         });
-        const failure = networkError(spec, error);
-        if (failure.retryable && !isIdempotent(spec) && !NOT_SENT_CODES.has(failure.code ?? ''))
-          outcomeUnknown.add(failure);
+        const failure = networkError('d365', spec.operation, error);
+        if (outcomeUnknownAfter(spec, failure)) outcomeUnknown.add(failure);
         throw failure;
       }
       if (response.status === 401 && !refreshed) {
@@ -250,29 +253,17 @@ export function createD365Client(options: D365ClientOptions): D365Client {
   }
 
   function request(spec: RequestSpec): Promise<RawResponse> {
-    return withRetry(
-      () =>
-        limiter.run(
-          () => sendOnce(spec),
-          (_result, error) =>
-            error === undefined
-              ? 'success'
-              : isClientError(error) && error.kind === 'throttled'
-                ? 'throttled'
-                : 'failure'
-        ),
-      {
-        maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-        ...(options.backoff ? { backoff: options.backoff } : {}),
-        retryIf: (error) => !outcomeUnknown.has(error),
-        onRetry: ({ attempt, delayMs, error }) => {
-          logger.warn(
-            { operation: spec.operation, attempt, delayMs, kind: error.kind, status: error.status },
-            'D365 call will be retried'
-          );
-        }
+    return limitedWithRetry(limiter, () => sendOnce(spec), {
+      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+      retryIf: (error) => !outcomeUnknown.has(error),
+      onRetry: ({ attempt, delayMs, error }) => {
+        logger.warn(
+          { operation: spec.operation, attempt, delayMs, kind: error.kind, status: error.status },
+          'D365 call will be retried'
+        );
       }
-    );
+    });
   }
 
   function entityUrl(entitySet: string, key: EntityKey, crossCompany?: boolean): string {
@@ -322,7 +313,7 @@ export function createD365Client(options: D365ClientOptions): D365Client {
         try {
           result = await http.request({ method: 'GET', url, responseType: 'arraybuffer' });
         } catch (error) {
-          throw networkError({ operation }, error);
+          throw networkError('d365', operation, error);
         }
         if (result.status >= 400)
           throw d365Error(operation, result.status, decodeBody(result.data), result.headers);
@@ -448,7 +439,7 @@ export function createD365Client(options: D365ClientOptions): D365Client {
               headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Type': 'application/zip' }
             });
           } catch (error) {
-            throw networkError({ operation: 'DMF upload' }, error);
+            throw networkError('d365', 'DMF upload', error);
           }
           if (response.status >= 400)
             throw d365Error(
@@ -556,30 +547,6 @@ export function createD365Client(options: D365ClientOptions): D365Client {
   }
 
   return client;
-}
-
-function isIdempotent(spec: RequestSpec): boolean {
-  return spec.idempotent ?? IDEMPOTENT_METHODS.has(spec.method);
-}
-
-/** Connection failures where the request certainly never reached D365. */
-const NOT_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
-
-function networkError(spec: Pick<RequestSpec, 'operation'>, error: unknown): ClientError {
-  const code = (error as { code?: string }).code;
-  const timedOut =
-    code === 'ERR_CANCELED' ||
-    code === 'ECONNABORTED' ||
-    (error as { name?: string }).name === 'TimeoutError';
-  const transient = timedOut || isTransientNetworkCode(code);
-  const init: ConstructorParameters<typeof ClientError>[1] = {
-    system: 'd365',
-    kind: transient ? 'transient' : 'permanent',
-    retryable: transient
-  };
-  if (code) init.code = code;
-  const message = `D365 ${spec.operation} failed: ${timedOut ? 'timed out' : (code ?? 'network error')}`;
-  return new ClientError(message, init, { cause: error });
 }
 
 /** Follows nextLink only on the environment's own origin, so the bearer token never leaves it. */

@@ -6,10 +6,15 @@ import type { Logger } from 'pino';
 import { backoffDelayMs, sleep } from '../net/backoff.ts';
 import type { BackoffPolicy } from '../net/backoff.ts';
 import { AdaptiveLimiter } from '../net/concurrency.ts';
-import { ClientError, isClientError, isTransientNetworkCode } from '../net/errors.ts';
+import { ClientError } from '../net/errors.ts';
 import { createHttpClient, headerValue } from '../net/http.ts';
 import type { ClientObserver } from '../net/observer.ts';
-import { withRetry } from '../net/retry.ts';
+import {
+  isIdempotent,
+  limitedWithRetry,
+  networkError,
+  outcomeUnknownAfter
+} from '../net/request.ts';
 import { createSalesforceAuth } from './auth.ts';
 import type { SalesforceSession } from './auth.ts';
 import { BudgetGuard, parseLimitInfo } from './budget.ts';
@@ -170,8 +175,6 @@ const DEFAULT_MAX_ATTEMPTS = 4;
 const DEFAULT_BULK_TIMEOUT_MS = 30 * 60_000;
 const BULK_POLL_BACKOFF: BackoffPolicy = { baseMs: 500, capMs: 15_000 };
 const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]*$/;
-const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'PATCH', 'DELETE']);
-const NOT_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
 interface RequestSpec {
   operation: string;
@@ -254,9 +257,8 @@ export function createSalesforceClient(options: SalesforceClientOptions): Salesf
           status: 'error',
           durationMs: performance.now() - started
         });
-        const failure = networkError(spec.operation, error);
-        if (failure.retryable && !isIdempotent(spec) && !NOT_SENT_CODES.has(failure.code ?? ''))
-          outcomeUnknown.add(failure);
+        const failure = networkError('salesforce', spec.operation, error);
+        if (outcomeUnknownAfter(spec, failure)) outcomeUnknown.add(failure);
         throw failure;
       }
       observer?.request?.({
@@ -298,37 +300,25 @@ export function createSalesforceClient(options: SalesforceClientOptions): Salesf
   }
 
   function call(spec: RequestSpec): Promise<RawResponse> {
-    return withRetry(
-      () =>
-        limiter.run(
-          () => sendOnce(spec),
-          (_r, error) =>
-            error === undefined
-              ? 'success'
-              : isClientError(error) &&
-                  error.kind === 'throttled' &&
-                  error.code !== 'API_BUDGET_RESERVE'
-                ? 'throttled'
-                : 'failure'
-        ),
-      {
-        maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-        ...(options.backoff ? { backoff: options.backoff } : {}),
-        retryIf: (error) => !outcomeUnknown.has(error),
-        onRetry: ({ attempt, delayMs, error }) =>
-          logger.warn(
-            {
-              operation: spec.operation,
-              attempt,
-              delayMs,
-              kind: error.kind,
-              status: error.status,
-              code: error.code
-            },
-            'Salesforce call will be retried'
-          )
-      }
-    );
+    return limitedWithRetry(limiter, () => sendOnce(spec), {
+      // The relay's own budget reserve is no sign of Salesforce being overloaded.
+      slowsDown: (error) => error.code !== 'API_BUDGET_RESERVE',
+      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+      retryIf: (error) => !outcomeUnknown.has(error),
+      onRetry: ({ attempt, delayMs, error }) =>
+        logger.warn(
+          {
+            operation: spec.operation,
+            attempt,
+            delayMs,
+            kind: error.kind,
+            status: error.status,
+            code: error.code
+          },
+          'Salesforce call will be retried'
+        )
+    });
   }
 
   async function rest<T>(spec: Omit<RequestSpec, 'path'> & { path: string }): Promise<T> {
@@ -596,10 +586,6 @@ export function createSalesforceClient(options: SalesforceClientOptions): Salesf
   };
 }
 
-function isIdempotent(spec: RequestSpec): boolean {
-  return spec.idempotent ?? IDEMPOTENT_METHODS.has(spec.method);
-}
-
 function isInvalidSession(body: unknown): boolean {
   return parseSalesforceErrors(parseMaybeJson(body)).some(
     (error) => error.errorCode === 'INVALID_SESSION_ID'
@@ -613,25 +599,6 @@ function parseMaybeJson(data: unknown): unknown {
   } catch {
     return data;
   }
-}
-
-function networkError(operation: string, error: unknown): ClientError {
-  const code = (error as { code?: string }).code;
-  const timedOut =
-    code === 'ERR_CANCELED' ||
-    code === 'ECONNABORTED' ||
-    (error as { name?: string }).name === 'TimeoutError';
-  const transient = timedOut || isTransientNetworkCode(code);
-  return new ClientError(
-    `Salesforce ${operation} failed: ${timedOut ? 'timed out' : (code ?? 'network error')}`,
-    {
-      system: 'salesforce',
-      kind: transient ? 'transient' : 'permanent',
-      retryable: transient,
-      ...(code ? { code } : {})
-    },
-    { cause: error }
-  );
 }
 
 function toSaveResult(raw: unknown): SaveResult {
