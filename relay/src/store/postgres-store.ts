@@ -2,7 +2,12 @@ import pg from 'pg';
 import { MIGRATIONS } from './migrations.ts';
 import {
   countsByFlow,
+  duplicateIntake,
   duplicatePendingJob,
+  inboxValues,
+  intakeJob,
+  jobValues,
+  ledgerValues,
   toDeadLetter,
   toJob,
   toLedgerEntry,
@@ -110,40 +115,15 @@ export class PostgresStore implements Store {
         const inserted = await db.query(
           `INSERT INTO inbox (idempotency_key, source, topic, payload, correlation_id, received_at)
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-          [
-            event.idempotencyKey,
-            event.source,
-            event.topic,
-            JSON.stringify(event.payload),
-            event.correlationId,
-            now
-          ]
+          inboxValues(event, now)
         );
         const row = inserted.rows[0] as Row | undefined;
         if (!row) {
-          results.push({
-            idempotencyKey: event.idempotencyKey,
-            duplicate: true,
-            inboxId: null,
-            jobId: null
-          });
+          results.push(duplicateIntake(event.idempotencyKey));
           continue;
         }
         const inboxId = Number(row.id);
-        const jobId = job
-          ? await insertJob(
-              db,
-              {
-                flow: job.flow,
-                idempotencyKey: event.idempotencyKey,
-                payload: event.payload,
-                maxAttempts: job.maxAttempts,
-                correlationId: event.correlationId
-              },
-              inboxId,
-              now
-            )
-          : null;
+        const jobId = job ? await insertJob(db, intakeJob(event, job), inboxId, now) : null;
         results.push({ idempotencyKey: event.idempotencyKey, duplicate: false, inboxId, jobId });
       }
       return results;
@@ -348,17 +328,7 @@ export class PostgresStore implements Store {
          last_status = EXCLUDED.last_status, last_error = EXCLUDED.last_error,
          content_hash = COALESCE(EXCLUDED.content_hash, ledger.content_hash),
          correlation_id = EXCLUDED.correlation_id, updated_at = EXCLUDED.updated_at`,
-      [
-        entry.flow,
-        entry.recordKey,
-        entry.salesforceId,
-        entry.d365Key,
-        entry.lastStatus,
-        entry.lastError === null ? null : truncateError(entry.lastError),
-        entry.contentHash,
-        entry.correlationId,
-        now
-      ]
+      [...ledgerValues(entry), now]
     );
   }
 
@@ -429,16 +399,7 @@ async function insertJob(
   const { rows } = await db.query(
     `INSERT INTO jobs (flow, idempotency_key, payload, max_attempts, run_at, correlation_id, inbox_id, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-    [
-      job.flow,
-      job.idempotencyKey,
-      JSON.stringify(job.payload),
-      job.maxAttempts,
-      job.runAt ?? now,
-      job.correlationId,
-      inboxId,
-      now
-    ]
+    jobValues(job, inboxId, now)
   );
   const row = rows[0] as Row | undefined;
   return row ? Number(row.id) : null;

@@ -1,5 +1,16 @@
 import { RelayError } from '../errors.ts';
-import type { DeadLetter, Job, LedgerEntry, LedgerStatus, DeadLetterReason } from './types.ts';
+import type {
+  DeadLetter,
+  DeadLetterReason,
+  IntakeItem,
+  IntakeResult,
+  Job,
+  LedgerEntry,
+  LedgerStatus,
+  LedgerUpdate,
+  NewInboxEvent,
+  NewJob
+} from './types.ts';
 
 /** A row as either driver returns it: SQLite gives JSON as text, PostgreSQL parses `json` columns. */
 type Row = Record<string, unknown>;
@@ -76,6 +87,72 @@ export const MAX_ERROR_LENGTH = 4_000;
 
 export function truncateError(message: string): string {
   return message.length > MAX_ERROR_LENGTH ? `${message.slice(0, MAX_ERROR_LENGTH - 1)}…` : message;
+}
+
+// ---- Values both drivers bind, in the column order of both dialects' statements ----
+
+type SqlValue = string | number | null;
+
+/** `inbox (idempotency_key, source, topic, payload, correlation_id, received_at)`. */
+export function inboxValues(event: NewInboxEvent, now: number): SqlValue[] {
+  return [
+    event.idempotencyKey,
+    event.source,
+    event.topic,
+    JSON.stringify(event.payload),
+    event.correlationId,
+    now
+  ];
+}
+
+/** The job an intake item queues: the event's key, payload and correlation id, for the item's flow. */
+export function intakeJob(event: NewInboxEvent, job: NonNullable<IntakeItem['job']>): NewJob {
+  return {
+    flow: job.flow,
+    idempotencyKey: event.idempotencyKey,
+    payload: event.payload,
+    maxAttempts: job.maxAttempts,
+    correlationId: event.correlationId
+  };
+}
+
+/** The answer for an event the inbox already holds. */
+export function duplicateIntake(idempotencyKey: string): IntakeResult {
+  return { idempotencyKey, duplicate: true, inboxId: null, jobId: null };
+}
+
+/**
+ * `jobs (flow, idempotency_key, payload, max_attempts, run_at, correlation_id, inbox_id,
+ * created_at)`; `updated_at` takes the same time as `created_at`.
+ */
+export function jobValues(job: NewJob, inboxId: number | null, now: number): SqlValue[] {
+  return [
+    job.flow,
+    job.idempotencyKey,
+    JSON.stringify(job.payload),
+    job.maxAttempts,
+    job.runAt ?? now,
+    job.correlationId,
+    inboxId,
+    now
+  ];
+}
+
+/**
+ * `ledger (flow, record_key, salesforce_id, d365_key, last_status, last_error, content_hash,
+ * correlation_id)`; the time columns follow.
+ */
+export function ledgerValues(entry: LedgerUpdate): SqlValue[] {
+  return [
+    entry.flow,
+    entry.recordKey,
+    entry.salesforceId,
+    entry.d365Key,
+    entry.lastStatus,
+    entry.lastError === null ? null : truncateError(entry.lastError),
+    entry.contentHash,
+    entry.correlationId
+  ];
 }
 
 /** Replaying a dead letter whose idempotency key is queued again would run the same work twice. */

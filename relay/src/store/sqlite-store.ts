@@ -4,7 +4,12 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { MIGRATIONS } from './migrations.ts';
 import {
   countsByFlow,
+  duplicateIntake,
   duplicatePendingJob,
+  inboxValues,
+  intakeJob,
+  jobValues,
+  ledgerValues,
   toDeadLetter,
   toJob,
   toLedgerEntry,
@@ -92,37 +97,11 @@ export class SqliteStore implements Store {
         const inserted = this.#get(
           `INSERT INTO inbox (idempotency_key, source, topic, payload, correlation_id, received_at)
            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-          [
-            event.idempotencyKey,
-            event.source,
-            event.topic,
-            JSON.stringify(event.payload),
-            event.correlationId,
-            now
-          ]
+          inboxValues(event, now)
         );
-        if (!inserted) {
-          return {
-            idempotencyKey: event.idempotencyKey,
-            duplicate: true,
-            inboxId: null,
-            jobId: null
-          };
-        }
+        if (!inserted) return duplicateIntake(event.idempotencyKey);
         const inboxId = Number(inserted.id);
-        const jobId = job
-          ? this.#insertJob(
-              {
-                flow: job.flow,
-                idempotencyKey: event.idempotencyKey,
-                payload: event.payload,
-                maxAttempts: job.maxAttempts,
-                correlationId: event.correlationId
-              },
-              inboxId,
-              now
-            )
-          : null;
+        const jobId = job ? this.#insertJob(intakeJob(event, job), inboxId, now) : null;
         return { idempotencyKey: event.idempotencyKey, duplicate: false, inboxId, jobId };
       })
     );
@@ -137,17 +116,7 @@ export class SqliteStore implements Store {
     const row = this.#get(
       `INSERT INTO jobs (flow, idempotency_key, payload, max_attempts, run_at, correlation_id, inbox_id, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-      [
-        job.flow,
-        job.idempotencyKey,
-        JSON.stringify(job.payload),
-        job.maxAttempts,
-        job.runAt ?? now,
-        job.correlationId,
-        inboxId,
-        now,
-        now
-      ]
+      [...jobValues(job, inboxId, now), now]
     );
     return row ? Number(row.id) : null;
   }
@@ -362,18 +331,7 @@ export class SqliteStore implements Store {
            last_status = excluded.last_status, last_error = excluded.last_error,
            content_hash = COALESCE(excluded.content_hash, ledger.content_hash),
            correlation_id = excluded.correlation_id, updated_at = excluded.updated_at`,
-        [
-          entry.flow,
-          entry.recordKey,
-          entry.salesforceId,
-          entry.d365Key,
-          entry.lastStatus,
-          entry.lastError === null ? null : truncateError(entry.lastError),
-          entry.contentHash,
-          entry.correlationId,
-          now,
-          now
-        ]
+        [...ledgerValues(entry), now, now]
       )
     );
   }
