@@ -5,7 +5,7 @@ import { soqlList, soqlString, type SalesforceClient } from '../../salesforce/in
 import type { LedgerEntry, Store } from '../../store/types.ts';
 import { contentHash } from '../invoice/mapping.ts';
 import { salesforceTime } from '../invoice/handler.ts';
-import { SYNC_RESULT_EVENT } from '../shared/writeback.ts';
+import { SYNC_RESULT_EVENT, eventRecord } from '../shared/writeback.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
 import type { FlowContext, FlowOutcome } from '../types.ts';
 import {
@@ -228,73 +228,88 @@ export async function refreshPayments(
   return report;
 }
 
-/** Per update: null when written, else Salesforce's reason. */
-async function writeCollections(
-  deps: PaymentDeps,
+/**
+ * Writes the updates one object at a time, accounts first. Per update: null when written, else
+ * Salesforce's reason.
+ */
+async function writeByObject(
   updates: Update[],
-  fieldsOf: (update: Update) => Record<string, unknown>
+  write: (sobject: Update['sobject'], group: Update[]) => Promise<(string | null)[]>
 ): Promise<(string | null)[]> {
   const results: (string | null)[] = new Array<string | null>(updates.length).fill(null);
   for (const sobject of ['Account', 'Invoice__c'] as const) {
     const indexes = updates.flatMap((u, i) => (u.sobject === sobject ? [i] : []));
     if (indexes.length === 0) continue;
-    const saved = await deps.salesforce.collections.update(
+    const written = await write(
       sobject,
-      indexes.map((i) => ({ ...fieldsOf(updates[i] as Update), Id: (updates[i] as Update).id }))
+      indexes.map((i) => updates[i] as Update)
     );
     indexes.forEach((updateIndex, position) => {
-      const result = saved[position];
-      results[updateIndex] = result?.success
-        ? null
-        : (result?.errors.map((e) => `${e.errorCode}: ${e.message}`).join('; ') ?? 'no result');
+      results[updateIndex] = written[position] ?? null;
     });
   }
   return results;
 }
 
-async function writeBulk(
+function writeCollections(
   deps: PaymentDeps,
   updates: Update[],
   fieldsOf: (update: Update) => Record<string, unknown>
 ): Promise<(string | null)[]> {
-  const results: (string | null)[] = new Array<string | null>(updates.length).fill(null);
-  for (const sobject of ['Account', 'Invoice__c'] as const) {
-    const indexes = updates.flatMap((u, i) => (u.sobject === sobject ? [i] : []));
-    if (indexes.length === 0) continue;
+  return writeByObject(updates, async (sobject, group) => {
+    const saved = await deps.salesforce.collections.update(
+      sobject,
+      group.map((update) => ({ ...fieldsOf(update), Id: update.id }))
+    );
+    return group.map((_update, position) => {
+      const result = saved[position];
+      return result?.success
+        ? null
+        : (result?.errors.map((e) => `${e.errorCode}: ${e.message}`).join('; ') ?? 'no result');
+    });
+  });
+}
+
+function writeBulk(
+  deps: PaymentDeps,
+  updates: Update[],
+  fieldsOf: (update: Update) => Record<string, unknown>
+): Promise<(string | null)[]> {
+  return writeByObject(updates, async (sobject, group) => {
     const job = await deps.salesforce.bulkIngest({
       object: sobject,
       operation: 'update',
-      records: indexes.map((i) => {
-        const update = updates[i] as Update;
-        return { Id: update.id, ...(fieldsOf(update) as Record<string, string | number>) };
-      }),
+      records: group.map((update) => ({
+        Id: update.id,
+        ...(fieldsOf(update) as Record<string, string | number>)
+      })),
       results: 'failures'
     });
     const failedById = new Map(
       job.failed.map((f) => [f.record.Id, `${f.errorCode}: ${f.message}`])
     );
-    for (const i of indexes) {
-      const update = updates[i] as Update;
-      if (job.state !== 'JobComplete')
-        results[i] = `Bulk job ${job.jobId} ended ${job.state}: ${job.errorMessage ?? ''}`;
-      else if (failedById.has(update.id)) results[i] = String(failedById.get(update.id));
-    }
-  }
-  return results;
+    return group.map((update) =>
+      job.state !== 'JobComplete'
+        ? `Bulk job ${job.jobId} ended ${job.state}: ${job.errorMessage ?? ''}`
+        : (failedById.get(update.id) ?? null)
+    );
+  });
 }
 
 /** Sync result events for the changed accounts, so an open Account page refreshes its status. */
 async function publishResults(deps: PaymentDeps, written: Update[], readAt: number): Promise<void> {
   const events = written
     .filter((u) => u.sobject === 'Account')
-    .map((u) => ({
-      Record_Id__c: u.id,
-      Idempotency_Key__c: `${u.id}:payment:${readAt}`,
-      Flow__c: PAYMENT_FLOW,
-      Status__c: 'Synced',
-      Message__c: `Payment status ${String(u.fields.D365_Payment_Status__c)}`,
-      D365_Key__c: u.d365Key.slice(0, 60)
-    }));
+    .map((u) =>
+      eventRecord({
+        recordId: u.id,
+        idempotencyKey: `${u.id}:payment:${readAt}`,
+        flow: PAYMENT_FLOW,
+        status: 'Synced',
+        message: `Payment status ${String(u.fields.D365_Payment_Status__c)}`,
+        d365Key: u.d365Key
+      })
+    );
   if (events.length === 0) return;
   // The balances are written; a lost status event only delays the component's refresh.
   await deps.salesforce.collections.create(SYNC_RESULT_EVENT, events).catch((error: unknown) => {
