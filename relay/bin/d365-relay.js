@@ -2,7 +2,11 @@
 // The `d365-relay` command: runs the TypeScript CLI without a build step.
 
 // node:sqlite and type stripping print ExperimentalWarnings on Node 22; both are used knowingly.
-const QUIET_WARNINGS = ['SQLite is an experimental feature', 'Type Stripping is an experimental'];
+const QUIET_WARNINGS = [
+    'SQLite is an experimental feature',
+    'Type Stripping is an experimental',
+    'stripTypeScriptTypes is an experimental'
+];
 const emitWarning = process.emitWarning.bind(process);
 process.emitWarning = (warning, ...rest) => {
     const text = typeof warning === 'string' ? warning : warning?.message;
