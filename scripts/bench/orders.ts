@@ -18,7 +18,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +31,7 @@ import type { SalesforceClient } from '../../relay/src/salesforce/index.ts';
 import { startRelay } from '../../relay/src/server.ts';
 import { start as startD365 } from '../../test/emulators/d365/index.ts';
 import { start as startSalesforce } from '../../test/emulators/salesforce/index.ts';
+import { SCHEDULES_OFF, emulatorEnv } from '../../test/e2e/relay-env.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -64,8 +65,6 @@ const relayApp = { clientId: 'bench-relay', clientSecret: randomUUID() };
 const publisherApp = { clientId: 'bench-publisher', clientSecret: randomUUID() };
 salesforce.control.registerClientCredentialsApp(relayApp);
 salesforce.control.registerClientCredentialsApp(publisherApp);
-writeFileSync(join(dir, 'd365-ca.pem'), d365.caCertPem);
-writeFileSync(join(dir, 'pubsub-ca.pem'), salesforce.pubsubCaPem);
 const config = loadConfig({
   env: {
     RELAY_ADMIN_TOKEN: 'bench-admin-token-0123456789',
@@ -77,24 +76,10 @@ const config = loadConfig({
     RELAY_LOG_LEVEL: 'warn',
     RELAY_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
     RELAY_WORKER_POLL_MS: '50',
-    D365_ENVIRONMENT_URL: d365.url,
-    D365_TENANT_ID: d365.tenantId,
-    D365_CLIENT_ID: d365.clientId,
-    D365_CLIENT_SECRET: d365.clientSecret,
-    D365_AUTHORITY_HOST: d365.url,
-    D365_CA_CERT_FILE: join(dir, 'd365-ca.pem'),
+    ...emulatorEnv(d365, salesforce, { dir, salesforceApp: relayApp }),
     D365_MAX_CONCURRENCY: String(D365_CONCURRENCY),
-    SF_LOGIN_URL: salesforce.instanceUrl,
-    SF_AUTH_FLOW: 'client_credentials',
-    SF_CLIENT_ID: relayApp.clientId,
-    SF_CLIENT_SECRET: relayApp.clientSecret,
-    SF_PUBSUB_ENDPOINT: salesforce.pubsubEndpoint,
-    SF_PUBSUB_CA_FILE: join(dir, 'pubsub-ca.pem'),
     // Only the order flow's work: no scheduled syncs.
-    ACCOUNT_PULL_CRON: 'off',
-    PRODUCTS_SYNC_CRON: 'off',
-    INVOICE_RECONCILE_CRON: 'off',
-    PAYMENT_STATUS_CRON: 'off'
+    ...SCHEDULES_OFF
   },
   cwd: dir
 });

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -8,6 +8,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start as startD365, type D365Emulator } from '../emulators/d365/index.ts';
 import { start as startSalesforce, type RunningEmulator } from '../emulators/salesforce/index.ts';
+import { SCHEDULES_OFF, emulatorEnv } from './relay-env.ts';
 
 /**
  * Exactly-once sales orders under duress: 1,000 won opportunities, every order request delivered
@@ -49,8 +50,6 @@ beforeAll(async () => {
   salesforce.control.registerClientCredentialsApp(relayApp);
   salesforce.control.registerClientCredentialsApp(publisherApp);
   dir = mkdtempSync(join(tmpdir(), 'relay-exactly-once-'));
-  writeFileSync(join(dir, 'd365-ca.pem'), d365.caCertPem);
-  writeFileSync(join(dir, 'pubsub-ca.pem'), salesforce.pubsubCaPem);
 });
 
 afterAll(async () => {
@@ -89,24 +88,10 @@ async function startRelayProcess(port: number): Promise<RelayProcess> {
       // Short leases so a killed process's jobs and subscription are taken over within seconds.
       RELAY_JOB_LEASE_MS: '2000',
       RELAY_SUBSCRIPTION_LEASE_MS: '1500',
-      D365_ENVIRONMENT_URL: d365.url,
-      D365_TENANT_ID: d365.tenantId,
-      D365_CLIENT_ID: d365.clientId,
-      D365_CLIENT_SECRET: d365.clientSecret,
-      D365_AUTHORITY_HOST: d365.url,
-      D365_CA_CERT_FILE: join(dir, 'd365-ca.pem'),
+      ...emulatorEnv(d365, salesforce, { dir, salesforceApp: relayApp }),
       D365_MAX_CONCURRENCY: '8',
-      SF_LOGIN_URL: salesforce.instanceUrl,
-      SF_AUTH_FLOW: 'client_credentials',
-      SF_CLIENT_ID: relayApp.clientId,
-      SF_CLIENT_SECRET: relayApp.clientSecret,
-      SF_PUBSUB_ENDPOINT: salesforce.pubsubEndpoint,
-      SF_PUBSUB_CA_FILE: join(dir, 'pubsub-ca.pem'),
       // Only the order flow's work: no scheduled syncs.
-      ACCOUNT_PULL_CRON: 'off',
-      PRODUCTS_SYNC_CRON: 'off',
-      INVOICE_RECONCILE_CRON: 'off',
-      PAYMENT_STATUS_CRON: 'off'
+      ...SCHEDULES_OFF
     },
     stdio: ['ignore', 'ignore', 'pipe']
   });

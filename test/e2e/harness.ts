@@ -6,7 +6,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,7 @@ import {
   type RunningEmulator,
   type StartOptions as SalesforceStartOptions
 } from '../emulators/salesforce/index.ts';
+import { emulatorEnv } from './relay-env.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SF_API_VERSION = '62.0';
@@ -244,8 +245,6 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const testApp = { clientId: 'e2e-operator', clientSecret: randomUUID() };
   salesforce.control.registerClientCredentialsApp(relayApp);
   salesforce.control.registerClientCredentialsApp(testApp);
-  writeFileSync(join(dir, 'd365-ca.pem'), d365.caCertPem);
-  writeFileSync(join(dir, 'pubsub-ca.pem'), salesforce.pubsubCaPem);
   const env: Record<string, string> = {
     RELAY_ADMIN_TOKEN: 'e2e-admin-token-0123456789',
     RELAY_CALLOUT_KEY: 'e2e-callout-key-0123456789',
@@ -257,19 +256,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     RELAY_SUBSCRIPTION_LEASE_MS: '2000',
     RELAY_SHUTDOWN_GRACE_MS: '2000',
     RELAY_LOG_LEVEL: 'silent',
-    D365_ENVIRONMENT_URL: d365.url,
-    D365_TENANT_ID: d365.tenantId,
-    D365_CLIENT_ID: d365.clientId,
-    D365_CLIENT_SECRET: d365.clientSecret,
-    D365_AUTHORITY_HOST: d365.url,
-    D365_CA_CERT_FILE: join(dir, 'd365-ca.pem'),
-    SF_LOGIN_URL: salesforce.instanceUrl,
-    SF_AUTH_FLOW: 'client_credentials',
-    SF_CLIENT_ID: relayApp.clientId,
-    SF_CLIENT_SECRET: relayApp.clientSecret,
+    ...emulatorEnv(d365, salesforce, { dir, salesforceApp: relayApp }),
     SF_API_VERSION,
-    SF_PUBSUB_ENDPOINT: salesforce.pubsubEndpoint,
-    SF_PUBSUB_CA_FILE: join(dir, 'pubsub-ca.pem'),
     ...options.env
   };
   const config = loadConfig({ env, cwd: dir });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filter } from '../../relay/src/d365/index.ts';
 import { startHarness, TOPICS, type Harness, type SfRecord } from './harness.ts';
+import { SCHEDULES_OFF } from './relay-env.ts';
 
 /**
  * Closed Won opportunity → D365 sales order over both emulators: the event the Apex publishes goes
@@ -21,12 +22,6 @@ const INTEGRATION_OWNED = new Set([
   'D365_Last_Sync_Error__c',
   'D365_Sync_Warning__c'
 ]);
-const SCHEDULES_OFF = {
-  ACCOUNT_PULL_CRON: 'off',
-  PRODUCTS_SYNC_CRON: 'off',
-  INVOICE_RECONCILE_CRON: 'off',
-  PAYMENT_STATUS_CRON: 'off'
-};
 const SYSTEM_FIELDS = new Set(['LastModifiedDate', 'SystemModstamp', 'LastModifiedById']);
 
 beforeAll(async () => {
