@@ -15,7 +15,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -43,6 +43,7 @@ import { soqlString } from '../../relay/src/salesforce/index.ts';
 import { startRelay } from '../../relay/src/server.ts';
 import { start as startD365 } from '../../test/emulators/d365/index.ts';
 import { start as startSalesforce } from '../../test/emulators/salesforce/index.ts';
+import { emulatorEnv } from '../../test/e2e/relay-env.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -73,7 +74,6 @@ for (const customer of CUSTOMERS) {
   });
 }
 const dir = mkdtempSync(join(tmpdir(), 'bench-invoices-'));
-writeFileSync(join(dir, 'ca.pem'), d365.caCertPem);
 const config = loadConfig({
   env: {
     RELAY_ADMIN_TOKEN: 'bench-admin-token-0123456789',
@@ -86,17 +86,12 @@ const config = loadConfig({
     RELAY_WORKER_CONCURRENCY: '32',
     RELAY_WORKER_POLL_MS: '50',
     RELAY_RATE_LIMIT_MAX: '1000000',
-    D365_ENVIRONMENT_URL: d365.url,
-    D365_TENANT_ID: d365.tenantId,
-    D365_CLIENT_ID: d365.clientId,
-    D365_CLIENT_SECRET: d365.clientSecret,
-    D365_AUTHORITY_HOST: d365.url,
-    D365_CA_CERT_FILE: join(dir, 'ca.pem'),
-    D365_MAX_CONCURRENCY: '16',
-    SF_LOGIN_URL: salesforce.instanceUrl,
-    SF_AUTH_FLOW: 'client_credentials',
-    SF_CLIENT_ID: clientId,
-    SF_CLIENT_SECRET: clientSecret
+    ...emulatorEnv(d365, salesforce, {
+      dir,
+      salesforceApp: { clientId, clientSecret },
+      pubsub: false
+    }),
+    D365_MAX_CONCURRENCY: '16'
   },
   cwd: dir
 });

@@ -13,7 +13,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +38,7 @@ import type { SalesforceClient } from '../../relay/src/salesforce/index.ts';
 import { openStore } from '../../relay/src/store/index.ts';
 import { start as startD365 } from '../../test/emulators/d365/index.ts';
 import { start as startSalesforce } from '../../test/emulators/salesforce/index.ts';
+import { emulatorEnv } from '../../test/e2e/relay-env.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -72,22 +73,12 @@ for (let i = 0; i < productCount; i += agreementEvery) {
 }
 const app = { clientId: 'bench-products', clientSecret: randomUUID() };
 salesforce.control.registerClientCredentialsApp(app);
-writeFileSync(join(dir, 'd365-ca.pem'), d365.caCertPem);
 const config = loadConfig({
   env: {
     RELAY_ADMIN_TOKEN: 'bench-admin-token-0123456789',
     RELAY_CALLOUT_KEY: 'bench-callout-key-0123456789',
     RELAY_BUSINESS_EVENTS_SECRET: 'bench-business-events-0123',
-    D365_ENVIRONMENT_URL: d365.url,
-    D365_TENANT_ID: d365.tenantId,
-    D365_CLIENT_ID: d365.clientId,
-    D365_CLIENT_SECRET: d365.clientSecret,
-    D365_AUTHORITY_HOST: d365.url,
-    D365_CA_CERT_FILE: join(dir, 'd365-ca.pem'),
-    SF_LOGIN_URL: salesforce.instanceUrl,
-    SF_AUTH_FLOW: 'client_credentials',
-    SF_CLIENT_ID: app.clientId,
-    SF_CLIENT_SECRET: app.clientSecret,
+    ...emulatorEnv(d365, salesforce, { dir, salesforceApp: app, pubsub: false }),
     PRODUCTS_PRICE_BOOK: BOOK
   },
   cwd: dir

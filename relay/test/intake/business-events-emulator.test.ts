@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import {
   start as startSalesforce,
   type RunningEmulator
 } from '../../../test/emulators/salesforce/index.ts';
+import { emulatorEnv } from '../../../test/e2e/relay-env.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { FlowContext } from '../../src/flows/types.ts';
 import { startRelay, type RunningRelay } from '../../src/server.ts';
@@ -40,7 +41,6 @@ beforeAll(async () => {
     clientSecret: SF_CLIENT_SECRET
   });
   const dir = mkdtempSync(join(tmpdir(), 'relay-d365-'));
-  writeFileSync(join(dir, 'd365-ca.pem'), d365.caCertPem);
   relay = await startRelay({
     logger: silentLogger,
     config: loadConfig({
@@ -52,16 +52,11 @@ beforeAll(async () => {
         RELAY_HOST: '127.0.0.1',
         RELAY_PORT: '0',
         RELAY_WORKER_POLL_MS: '50',
-        D365_ENVIRONMENT_URL: d365.url,
-        D365_TENANT_ID: d365.tenantId,
-        D365_CLIENT_ID: d365.clientId,
-        D365_CLIENT_SECRET: d365.clientSecret,
-        D365_AUTHORITY_HOST: d365.url,
-        D365_CA_CERT_FILE: join(dir, 'd365-ca.pem'),
-        SF_LOGIN_URL: salesforce.instanceUrl,
-        SF_AUTH_FLOW: 'client_credentials',
-        SF_CLIENT_ID,
-        SF_CLIENT_SECRET
+        ...emulatorEnv(d365, salesforce, {
+          dir,
+          salesforceApp: { clientId: SF_CLIENT_ID, clientSecret: SF_CLIENT_SECRET },
+          pubsub: false
+        })
       },
       cwd: dir
     }),
