@@ -19,11 +19,13 @@ import { withRetry } from '../net/retry.ts';
 import { createD365TokenProvider } from './auth.ts';
 import { buildBatchRequest, parseBatchResponse } from './batch.ts';
 import type { BatchItem, BatchItemResult } from './batch.ts';
-import { buildDmfPackage, readDmfPackage } from './dmf-package.ts';
 import type { DmfPackageEntity, DmfPackageInput } from './dmf-package.ts';
 import { d365Error } from './errors.ts';
 import { assertIdentifier, entityPath, queryString } from './odata.ts';
 import type { ODataValue, QueryOptions } from './odata.ts';
+
+// Zip, XML and CSV code (~4 MB resident) is needed only while a DMF job runs: loaded then, not at start.
+const dmfPackage = () => import('./dmf-package.ts');
 
 export interface D365ClientOptions {
   environmentUrl: string;
@@ -416,7 +418,7 @@ export function createD365Client(options: D365ClientOptions): D365Client {
     },
 
     async importPackage(input) {
-      const zip = buildDmfPackage(input);
+      const zip = (await dmfPackage()).buildDmfPackage(input);
       const writeUrl = parseJsonValue<{ BlobId?: string; BlobUrl?: string }>(
         await dmfAction<string>('GetAzureWriteUrl', {
           uniqueFileName: `${input.definitionGroupId}-${randomUUID()}`
@@ -507,7 +509,7 @@ export function createD365Client(options: D365ClientOptions): D365Client {
         await sleep(Math.max(100, backoffDelayMs(Math.min(attempt, 20), DMF_POLL_BACKOFF)));
       }
       const zip = await download(packageUrl, 'DMF export download');
-      return { executionId, status, entities: readDmfPackage(zip) };
+      return { executionId, status, entities: (await dmfPackage()).readDmfPackage(zip) };
     },
 
     limiter: () => limiter.state(),
