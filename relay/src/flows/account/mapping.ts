@@ -7,7 +7,8 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const countries = require('i18n-iso-countries') as {
+// The core module: the package's main entry also loads all 78 locales (~2 MB resident); only 'en' is used.
+const countries = require('i18n-iso-countries/index.js') as {
   registerLocale(locale: unknown): void;
   getAlpha2Code(name: string, lang: string): string | undefined;
   alpha2ToAlpha3(code: string): string | undefined;
