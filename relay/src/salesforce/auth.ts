@@ -19,13 +19,17 @@ export interface SalesforceSession {
   userId: string;
 }
 
-export interface SalesforceAuthOptions {
+/** The connected app the relay signs in with: the JWT user and key, or the client secret. */
+export interface SalesforceCredentials {
   loginUrl: string;
   authFlow: 'jwt' | 'client_credentials';
   clientId: string;
   username?: string;
   privateKeyPem?: string;
   clientSecret?: string;
+}
+
+export interface SalesforceAuthOptions extends SalesforceCredentials {
   http: HttpClient;
   logger: Logger;
   now?: () => number;

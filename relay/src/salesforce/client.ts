@@ -16,19 +16,13 @@ import {
   outcomeUnknownAfter
 } from '../net/request.ts';
 import { createSalesforceAuth } from './auth.ts';
-import type { SalesforceSession } from './auth.ts';
+import type { SalesforceCredentials, SalesforceSession } from './auth.ts';
 import { BudgetGuard, parseLimitInfo } from './budget.ts';
 import type { BudgetState } from './budget.ts';
 import { parseSalesforceErrors, salesforceError } from './errors.ts';
 import type { SalesforceApiError } from './errors.ts';
 
-export interface SalesforceClientOptions {
-  loginUrl: string;
-  authFlow: 'jwt' | 'client_credentials';
-  clientId: string;
-  username?: string;
-  privateKeyPem?: string;
-  clientSecret?: string;
+export interface SalesforceClientOptions extends SalesforceCredentials {
   apiVersion?: string;
   requestTimeoutMs?: number;
   /** Share of the daily API allowance kept free for others; non-urgent work slows, then pauses, near it. */
