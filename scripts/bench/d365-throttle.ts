@@ -1,7 +1,8 @@
 /**
  * Sustained load through the relay's D365 client against the D365 emulator throttled to a fixed capacity.
  * Prints the achieved rate as a share of what the emulator allows, the share of requests answered 429
- * and the client process's peak RSS. The emulator runs in a child process so its memory is not counted.
+ * and the client process's peak RSS (the full relay process under such load: npm run bench:relay-memory).
+ * The emulator runs in a child process so its memory is not counted.
  *
  *   npm run bench:d365-throttle -- [--rate 200] [--seconds 20] [--callers 64] [--max-concurrency 16]
  *
@@ -172,9 +173,13 @@ try {
   );
   console.log(`  failed calls    ${failed} (throttled after retries)`);
   console.log(
-    `  peak RSS        ${mb(peakRss)} MB (client process; target <= 150 MB); ${mb(baselineRss)} MB before the load; peak heap used ${mb(peakHeap)} MB`
+    `  peak RSS        ${mb(peakRss)} MB (this benchmark's process: the D365 client alone); ${mb(baselineRss)} MB before the load; peak heap used ${mb(peakHeap)} MB`
   );
   console.log(`  final limiter   ${JSON.stringify(client.limiter())}`);
+  // Issue 5's memory target is the whole relay's: that process under this load is measured apart.
+  console.log(
+    '  relay process   npm run bench:relay-memory (the full relay under this load; target <= 150 MB)'
+  );
   await client.close();
 } finally {
   child.kill('SIGTERM');
