@@ -2,7 +2,8 @@ const { jestConfig } = require('@salesforce/sfdx-lwc-jest/config');
 
 module.exports = {
     ...jestConfig,
-    testPathIgnorePatterns: ['<rootDir>/node_modules/', '<rootDir>/relay/', '<rootDir>/test/'],
+    // Jest runs the components' tests only; every TypeScript test elsewhere belongs to vitest.
+    roots: ['<rootDir>/force-app'],
     // Registers toBeAccessible() (axe rules through @sa11y/jest) for every component test.
     setupFilesAfterEnv: [
         ...(jestConfig.setupFilesAfterEnv || []),
