@@ -19,12 +19,12 @@ VOLUME ["/app/.data"]
 USER node
 # Memory (issue 5: ≤ 150 MB under load; npm run bench:relay-memory, --node-options='' for V8's defaults):
 # - a 2 MB young-generation semi-space instead of 16 MB: ~28 MB less RSS, throughput unchanged;
-# - a 512 MB old-space limit: V8 scales how far the heap may grow past the live data between full
+# - a 384 MB old-space limit: V8 scales how far the heap may grow past the live data between full
 #   collections with this limit (about 1.4× here instead of up to 4× on a large machine), so under
-#   sustained load RSS stays ~155 MB instead of climbing to 260–290 MB of uncollected garbage. The
+#   sustained load RSS stays ~146 MB instead of climbing to 260–290 MB of uncollected garbage. The
 #   live heap is ~40–55 MB; the cost is more frequent full collections (the measured rates hold)
-#   and a hard cap: past 512 MB the process dies and restarts, losing nothing (crash-safe by design).
-ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=512" \
+#   and a hard cap: past 384 MB the process dies and restarts, losing nothing (crash-safe by design).
+ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=384" \
     RELAY_HOST=0.0.0.0 \
     RELAY_PORT=8080 \
     RELAY_STORE_URL=sqlite:/app/.data/relay.db

@@ -4,7 +4,7 @@
  * Prints events/s, the relay's resident memory and its cold start time (spawn → /healthz 200).
  *
  * Run: npm run bench:relay [-- --events 20000 --concurrency 64 --port 18787 --cpu-prof <dir>
- *        --node-options='--max-semi-space-size=2 --max-old-space-size=512']
+ *        --node-options='--max-semi-space-size=2 --max-old-space-size=384']
  * The relay runs with the Dockerfile's NODE_OPTIONS unless --node-options says otherwise ('' = Node's defaults).
  * Targets (issue 5): ≥ 1,000 events/s, cold start ≤ 1 s.
  */
@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     port: { type: 'string', default: '18787' },
     // As the Dockerfile runs the relay (ENV NODE_OPTIONS), so the numbers are the deployed ones.
-    'node-options': { type: 'string', default: '--max-semi-space-size=2 --max-old-space-size=512' },
+    'node-options': { type: 'string', default: '--max-semi-space-size=2 --max-old-space-size=384' },
     // Writes a V8 CPU profile of the relay process into this directory.
     'cpu-prof': { type: 'string' }
   }

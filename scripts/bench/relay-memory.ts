@@ -8,7 +8,7 @@
  * and the cold start.
  *
  *   npm run bench:relay-memory -- [--rate 200] [--seconds 30] [--callers 64]
- *        [--max-concurrency 16] [--node-options='--max-semi-space-size=2 --max-old-space-size=512'] [--port 18788]
+ *        [--max-concurrency 16] [--node-options='--max-semi-space-size=2 --max-old-space-size=384'] [--port 18788]
  */
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -26,7 +26,7 @@ const { values: args } = parseArgs({
     callers: { type: 'string', default: '64' },
     'max-concurrency': { type: 'string', default: '16' },
     // As the Dockerfile runs the relay (ENV NODE_OPTIONS); '' for Node's defaults.
-    'node-options': { type: 'string', default: '--max-semi-space-size=2 --max-old-space-size=512' },
+    'node-options': { type: 'string', default: '--max-semi-space-size=2 --max-old-space-size=384' },
     port: { type: 'string', default: '18788' }
   }
 });

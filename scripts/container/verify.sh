@@ -20,7 +20,7 @@ cp -r "$repo/relay/bin" relay/bin
 
 # Placeholder credentials: the systems are unreachable here, so /readyz must report them failed
 # while the process itself is healthy.
-export NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=512"
+export NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=384"
 export RELAY_HOST=127.0.0.1 RELAY_PORT="$port" RELAY_STORE_URL="sqlite:$work/.data/relay.db"
 export RELAY_ADMIN_TOKEN=container-check-admin-token RELAY_CALLOUT_KEY=container-check-callout-key
 export RELAY_BUSINESS_EVENTS_SECRET=container-check-events-secret
