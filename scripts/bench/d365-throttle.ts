@@ -9,16 +9,14 @@
  * It runs on Node's own type stripping (no tsx), as the relay's sources are erasable-syntax TypeScript.
  */
 
-import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import https from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createD365Client } from '../../relay/src/d365/index.ts';
 import { isClientError } from '../../relay/src/net/errors.ts';
+import { startD365Child } from './d365-child.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,81 +31,12 @@ const seconds = Number(values.seconds);
 const callers = Number(values.callers);
 const maxConcurrency = Number(values['max-concurrency']);
 
-interface EmulatorInfo {
-  url: string;
-  tenantId: string;
-  clientId: string;
-  clientSecret: string;
-}
-
 const workdir = mkdtempSync(path.join(tmpdir(), 'd365-throttle-'));
-const caFile = path.join(workdir, 'ca.pem');
-const clientId = randomUUID();
-const clientSecret = randomUUID();
-const child = spawn(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    'test/emulators/d365/cli.ts',
-    '--port',
-    '0',
-    '--client-id',
-    clientId,
-    '--client-secret',
-    clientSecret,
-    '--ca-file',
-    caFile
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'] }
-);
-
-async function emulatorInfo(): Promise<EmulatorInfo> {
-  let buffer = '';
-  for await (const chunk of child.stdout) {
-    buffer += String(chunk);
-    const start = buffer.indexOf('{');
-    for (
-      let end = buffer.indexOf('}', start);
-      start >= 0 && end >= 0;
-      end = buffer.indexOf('}', end + 1)
-    ) {
-      try {
-        return JSON.parse(buffer.slice(start, end + 1)) as EmulatorInfo;
-      } catch {
-        // Not the whole object yet.
-      }
-    }
-  }
-  throw new Error('The D365 emulator exited before printing its URL');
-}
-
-function control(
-  info: EmulatorInfo,
-  ca: string,
-  method: string,
-  route: string,
-  body?: unknown
-): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const request = https.request(
-      `${info.url}/_emulator${route}`,
-      { method, ca, headers: { 'Content-Type': 'application/json' } },
-      (response) => {
-        let text = '';
-        response.on('data', (chunk) => (text += String(chunk)));
-        response.on('end', () => resolve(text ? JSON.parse(text) : undefined));
-      }
-    );
-    request.on('error', reject);
-    request.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
+const emulator = await startD365Child(workdir);
 
 try {
-  const info = await emulatorInfo();
-  const ca = readFileSync(caFile, 'utf8');
-  await control(info, ca, 'PUT', '/throttling', { requestsPerSecond: rate });
+  const { info, ca } = emulator;
+  await emulator.control('PUT', '/throttling', { requestsPerSecond: rate });
   const statuses = new Map<string, number>();
   const client = createD365Client({
     environmentUrl: info.url,
@@ -123,7 +52,7 @@ try {
     }
   });
   await client.checkCredentials();
-  await control(info, ca, 'POST', '/counters/reset').catch(() => undefined);
+  await emulator.control('POST', '/counters/reset').catch(() => undefined);
   statuses.clear();
 
   let succeeded = 0;
@@ -182,6 +111,6 @@ try {
   );
   await client.close();
 } finally {
-  child.kill('SIGTERM');
+  emulator.close();
   rmSync(workdir, { recursive: true, force: true });
 }

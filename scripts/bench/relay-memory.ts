@@ -12,12 +12,12 @@
  */
 
 import { execFileSync, spawn } from 'node:child_process';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import https from 'node:https';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { startD365Child } from './d365-child.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,13 +40,6 @@ const BASE = `http://127.0.0.1:${PORT}`;
 const CALLOUT_KEY = 'bench-callout-key-0123456789abcdef';
 const ON_HAND = 'WarehousesOnHandV2';
 
-interface EmulatorInfo {
-  url: string;
-  tenantId: string;
-  clientId: string;
-  clientSecret: string;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** VmRSS (now) and VmHWM (peak since start) of a process, in MB. */
@@ -57,68 +50,13 @@ function memory(pid: number): { rss: number; hwm: number } {
 }
 
 const workdir = mkdtempSync(path.join(tmpdir(), 'relay-memory-'));
-const caFile = path.join(workdir, 'ca.pem');
-const clientId = randomUUID();
-const clientSecret = randomUUID();
-const emulator = spawn(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    'test/emulators/d365/cli.ts',
-    '--port',
-    '0',
-    '--client-id',
-    clientId,
-    '--client-secret',
-    clientSecret,
-    '--ca-file',
-    caFile
-  ],
-  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }
-);
-
-async function emulatorInfo(): Promise<EmulatorInfo> {
-  let buffer = '';
-  for await (const chunk of emulator.stdout) {
-    buffer += String(chunk);
-    const start = buffer.indexOf('{');
-    for (
-      let end = buffer.indexOf('}', start);
-      start >= 0 && end >= 0;
-      end = buffer.indexOf('}', end + 1)
-    ) {
-      try {
-        return JSON.parse(buffer.slice(start, end + 1)) as EmulatorInfo;
-      } catch {
-        // Not the whole object yet.
-      }
-    }
-  }
-  throw new Error('The D365 emulator exited before printing its URL');
-}
-
-function control(info: EmulatorInfo, ca: string, method: string, route: string, body?: unknown) {
-  return new Promise<unknown>((resolve, reject) => {
-    const request = https.request(
-      `${info.url}/_emulator${route}`,
-      { method, ca, headers: { 'Content-Type': 'application/json' } },
-      (response) => {
-        let text = '';
-        response.on('data', (chunk) => (text += String(chunk)));
-        response.on('end', () => resolve(text ? JSON.parse(text) : undefined));
-      }
-    );
-    request.on('error', reject);
-    request.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
+const emulator = await startD365Child(workdir);
+const { info, caFile } = emulator;
+const control = emulator.control;
 
 let relay: ReturnType<typeof spawn> | undefined;
 try {
-  const info = await emulatorInfo();
-  const ca = readFileSync(caFile, 'utf8');
-  await control(info, ca, 'PUT', '/throttling', { requestsPerSecond: RATE });
+  await control('PUT', '/throttling', { requestsPerSecond: RATE });
 
   // Salesforce is not part of this load: its client points nowhere (the Pub/Sub subscriptions retry
   // quietly at log level error), as in bench:relay.
@@ -178,7 +116,7 @@ try {
   if (first.status !== 200) throw new Error(`Inventory lookup answered ${first.status}`);
   await first.arrayBuffer();
   const idle = memory(running.pid!);
-  await control(info, ca, 'POST', '/counters/reset');
+  await control('POST', '/counters/reset');
 
   let peakRss = idle.rss;
   const started = performance.now();
@@ -218,7 +156,7 @@ try {
     .map(([, space, bytes]) => `${space} ${(Number(bytes) / 1048576).toFixed(1)}`)
     .join(', ');
   peakRss = Math.max(peakRss, end.rss);
-  const counters = (await control(info, ca, 'GET', '/counters')) as {
+  const counters = (await control('GET', '/counters')) as {
     requests: Record<string, Record<string, number>>;
     throttled: number;
   };
@@ -265,6 +203,6 @@ try {
     relay.kill('SIGTERM');
     await exited;
   }
-  emulator.kill('SIGTERM');
+  emulator.close();
   rmSync(workdir, { recursive: true, force: true });
 }
