@@ -156,6 +156,17 @@ export async function runTour(sandbox: Sandbox, out: Output): Promise<TourReport
     return status === 'Synced' || status === 'Error' ? record : undefined;
   };
 
+  /** Waits until every record has settled, showing how many have so far. */
+  const allSettled = (label: string, sobject: string, ids: string[]) =>
+    until(label, () => {
+      const done = ids.map((id) => settled(sobject, id)).filter((r) => r !== undefined);
+      return {
+        value: done.length === ids.length ? done : undefined,
+        done: done.length,
+        total: ids.length
+      };
+    });
+
   /** The sync result events the relay published for one record (as the status component sees them). */
   async function showSyncResults(ids: string[]): Promise<void> {
     const events = await until('the D365_Sync_Result__e events', () => {
@@ -286,14 +297,7 @@ export async function runTour(sandbox: Sandbox, out: Output): Promise<TourReport
         name.length > 40 ? `${name.slice(0, 37)}…" (${name.length} characters)` : `${name}"`;
       out.item(`+ Account "${shown} → D365_Account_Sync__e published`);
     }
-    const records = await until('the customers in D365', () => {
-      const done = ids.map((id) => settled('Account', id)).filter((r) => r !== undefined);
-      return {
-        value: done.length === ids.length ? done : undefined,
-        done: done.length,
-        total: ids.length
-      };
-    });
+    const records = await allSettled('the customers in D365', 'Account', ids);
     for (const record of records) {
       const entry = {
         id: String(record.Id),
@@ -352,14 +356,7 @@ export async function runTour(sandbox: Sandbox, out: Output): Promise<TourReport
       ids.push(id);
       out.item(`+ Contact ${first} ${last} → D365_Contact_Sync__e published`);
     }
-    const records = await until('the contact persons in D365', () => {
-      const done = ids.map((id) => settled('Contact', id)).filter((r) => r !== undefined);
-      return {
-        value: done.length === ids.length ? done : undefined,
-        done: done.length,
-        total: ids.length
-      };
-    });
+    const records = await allSettled('the contact persons in D365', 'Contact', ids);
     for (const record of records) {
       const entry = {
         id: String(record.Id),
