@@ -4,7 +4,7 @@
  * and the client process's peak RSS (the full relay process under such load: npm run bench:relay-memory).
  * The emulator runs in a child process so its memory is not counted.
  *
- *   npm run bench:d365-throttle -- [--rate 200] [--seconds 20] [--callers 64] [--max-concurrency 16]
+ *   npm run bench:d365-throttle -- [--rate 200] [--seconds 60] [--callers 64] [--max-concurrency 16]
  *
  * It runs on Node's own type stripping (no tsx), as the relay's sources are erasable-syntax TypeScript.
  */
@@ -21,7 +21,9 @@ import { startD365Child } from './d365-child.ts';
 const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '200' },
-    seconds: { type: 'string', default: '20' },
+    // Sustained: leaving slow start costs a fixed ~30-40 429s in the first second, a share that only a
+    // run of some length puts in proportion (0.9% of a 20 s run, 0.3% of 60 s).
+    seconds: { type: 'string', default: '60' },
     callers: { type: 'string', default: '64' },
     'max-concurrency': { type: 'string', default: '16' }
   }
@@ -38,6 +40,9 @@ try {
   const { info, ca } = emulator;
   await emulator.control('PUT', '/throttling', { requestsPerSecond: rate });
   const statuses = new Map<string, number>();
+  let loadStartedAt = Infinity;
+  // 429s in the load's first 2 s: the limiter leaving slow start (it sends unpaced until the first 429).
+  let slowStartThrottled = 0;
   const client = createD365Client({
     environmentUrl: info.url,
     tenantId: info.tenantId,
@@ -48,7 +53,10 @@ try {
     maxConcurrency,
     logger: pino({ level: 'silent' }),
     observer: {
-      request: (e) => statuses.set(String(e.status), (statuses.get(String(e.status)) ?? 0) + 1)
+      request: (e) => {
+        statuses.set(String(e.status), (statuses.get(String(e.status)) ?? 0) + 1);
+        if (e.status === 429 && performance.now() - loadStartedAt < 2_000) slowStartThrottled += 1;
+      }
     }
   });
   await client.checkCredentials();
@@ -66,6 +74,7 @@ try {
     peakHeap = Math.max(peakHeap, usage.heapUsed);
   }, 200);
   const started = performance.now();
+  loadStartedAt = started;
   const deadline = started + seconds * 1000;
   const key = { dataAreaId: 'usmf', CustomerGroupId: '10' };
   await Promise.all(
@@ -98,7 +107,8 @@ try {
       `(capacity plus the initial bucket; ${((achieved / rate) * 100).toFixed(1)}% of the nominal ${rate} req/s; target >= 95%)`
   );
   console.log(
-    `  answered 429    ${throttled} of ${sent} requests = ${((throttled / Math.max(1, sent)) * 100).toFixed(2)}% (target <= 1%)`
+    `  answered 429    ${throttled} of ${sent} requests = ${((throttled / Math.max(1, sent)) * 100).toFixed(2)}% (target <= 1%); ` +
+      `${slowStartThrottled} of them in the first 2 s (leaving slow start)`
   );
   console.log(`  failed calls    ${failed} (throttled after retries)`);
   console.log(

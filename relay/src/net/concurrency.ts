@@ -198,15 +198,12 @@ export class AdaptiveLimiter {
     const windowMs = sinceLastDecrease <= 2 * RATE_WINDOW_MS ? sinceLastDecrease : RATE_WINDOW_MS;
     this.#lastDecreaseAt = now;
     const factor = this.#options.decreaseFactor;
-    // A short window is noisy; one step never cuts below half of what the last second accepted (as TCP halves).
-    const lastSecond = this.#observedRate(now, RATE_WINDOW_MS);
-    // Leaving slow start the last second's count includes whatever burst the server allowed, so the first
-    // cut halves it (as TCP does); later cuts use the accepted rate, never cutting below half in one step.
-    const observed =
-      this.#decreases === 1
-        ? lastSecond / 2
-        : Math.max(this.#observedRate(now, windowMs), lastSecond / 2);
-    const base = Number.isFinite(this.#rate) ? Math.min(this.#rate, observed) : observed;
+    // Leaving slow start (no pacing yet) the last second's count includes whatever burst the server
+    // allowed, so that cut halves it, as TCP does. Later cuts take the accepted rate, but one step
+    // never more than halves the pacing: a short window is noisy.
+    const base = Number.isFinite(this.#rate)
+      ? Math.min(this.#rate, Math.max(this.#observedRate(now, windowMs), this.#rate / 2))
+      : this.#observedRate(now, RATE_WINDOW_MS) / 2;
     this.#rate = Math.max(this.#options.minRatePerSecond, base * factor);
     this.#lastRateIncreaseAt = now;
     this.#limit = Math.max(this.#options.minConcurrency, this.#limit * factor);

@@ -96,6 +96,39 @@ describe('AdaptiveLimiter', () => {
     expect(limiter.state().ratePerSecond).toBeCloseTo(5, 5);
   });
 
+  it('after slow start paces at the rate accepted since the cut, however large the burst before it', async () => {
+    const time = clock();
+    const limiter = new AdaptiveLimiter({
+      system: 'd365',
+      maxConcurrency: 40,
+      initialConcurrency: 40,
+      decreaseFactor: 1,
+      now: time.now
+    });
+    // Slow start: a burst of 100/s for 200 ms (the server's bucket draining), then the first 429.
+    for (let i = 0; i < 21; i += 1) {
+      if (i > 0) time.advance(10);
+      await limiter.run(async () => undefined, success);
+    }
+    await limiter.run(
+      async () => undefined,
+      () => 'throttled'
+    );
+    expect(limiter.state().ratePerSecond).toBeCloseTo(52.5, 1);
+    // Then the server accepts 20/s: 2 calls in the 100 ms until the next 429.
+    for (let i = 0; i < 2; i += 1) {
+      time.advance(50);
+      await limiter.run(async () => undefined, success);
+    }
+    await limiter.run(
+      async () => undefined,
+      () => 'throttled'
+    );
+    // Half the pacing (52.7/s after 100 ms of additive increase), not half of the burst-inflated last
+    // second (~38/s): one step's floor. The 20/s measured would be lower still.
+    expect(limiter.state().ratePerSecond).toBeCloseTo(26.35, 2);
+  });
+
   it('ignores further 429s within the cooldown, as they were sent at the old rate', async () => {
     const time = clock();
     const limiter = new AdaptiveLimiter({
