@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
@@ -16,6 +15,7 @@ import { handleError } from './http/error-handler.ts';
 import { adminRoutes } from './http/routes/admin.ts';
 import { businessEventRoutes } from './http/routes/business-events.ts';
 import { calloutRoutes } from './http/routes/callouts.ts';
+import { docsRoutes } from './http/routes/docs.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { inventoryRoutes, readsD365 } from './http/routes/inventory.ts';
 import { ErrorResponse } from './http/schemas.ts';
@@ -159,7 +159,7 @@ const relayApp: FastifyPluginAsyncTypebox<AppDependencies> = async (fastify, dep
       }
     }
   });
-  await fastify.register(swaggerUi, { routePrefix: '/docs' });
+  await fastify.register(docsRoutes);
 
   await fastify.register(healthRoutes, { store, clients });
   await fastify.register(calloutRoutes, {

@@ -67,11 +67,35 @@ describe('OpenAPI', () => {
     );
   });
 
-  it('serves the UI at /docs', async () => {
+  it('serves the UI at /docs, with its assets, built on the first request', async () => {
     t = await buildTestApp();
-    const res = await t.app.inject('/docs/');
-    expect(res.statusCode).toBe(200);
-    expect(res.headers['content-type']).toContain('text/html');
+    const page = await t.app.inject('/docs/');
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.headers['x-correlation-id']).toBeDefined();
+    const script = await t.app.inject('/docs/static/swagger-ui-bundle.js');
+    expect(script.statusCode).toBe(200);
+    expect(script.headers['content-type']).toContain('javascript');
+    expect(Number(script.headers['content-length'])).toBe(script.rawPayload.length);
+    // The UI reads the relay's own document.
+    const initializer = await t.app.inject('/docs/static/swagger-initializer.js');
+    expect(initializer.body).toContain('./json');
+    const yaml = await t.app.inject('/docs/yaml');
+    expect(yaml.body).toContain('/api/v1/admin/dead-letters:');
+  });
+
+  it('answers 304 to a cached UI asset and 404 outside the UI’s files', async () => {
+    t = await buildTestApp();
+    const first = await t.app.inject('/docs/static/swagger-ui.css');
+    expect(first.headers.etag).toBeDefined();
+    const again = await t.app.inject({
+      url: '/docs/static/swagger-ui.css',
+      headers: { 'if-none-match': String(first.headers.etag) }
+    });
+    expect(again.statusCode).toBe(304);
+    for (const url of ['/docs/static/nothing.js', '/docs/static/..%2f..%2fpackage.json']) {
+      expect((await t.app.inject(url)).statusCode).toBe(404);
+    }
   });
 });
 
