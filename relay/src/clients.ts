@@ -95,16 +95,6 @@ export function salesforceClientOptions(
   };
 }
 
-/** What the Pub/Sub subscriber needs from the Salesforce client: its session. */
-export type SessionProvider = Pick<SalesforceClient, 'session' | 'invalidateSession'>;
-
-export function providesSession(client: SystemClient): client is SystemClient & SessionProvider {
-  const candidate = client as Partial<SessionProvider>;
-  return (
-    typeof candidate.session === 'function' && typeof candidate.invalidateSession === 'function'
-  );
-}
-
 /** Builds both clients from configuration (the server's default when none are injected). */
 export function createRelayClients(
   values: ConfigValues,

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp, loggerOptions } from './app.ts';
-import { providesSession, type RelayClients } from './clients.ts';
+// Types only: the clients' code (MSAL, axios) loads while the server already listens.
+import type { RelayClients, SystemClient } from './clients.ts';
 import { loadConfig, type RelayConfig } from './config/load.ts';
 import type { D365Client, QueryOptions } from './d365/index.ts';
 import { ConfigError } from './errors.ts';
@@ -15,6 +15,7 @@ import { RelayMetrics } from './observability/metrics.ts';
 import { SingletonLease } from './queue/singleton-lease.ts';
 import { configuredSchedules, createScheduler, type Scheduler } from './schedule/index.ts';
 import { Worker } from './queue/worker.ts';
+import type { SalesforceClient } from './salesforce/index.ts';
 import type { PubSubSubscriber } from './salesforce/pubsub.ts';
 import { checkpointStore } from './store/checkpoints.ts';
 import { openStore } from './store/index.ts';
@@ -163,6 +164,16 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
   }
 }
 
+/** What the Pub/Sub subscriber needs from the Salesforce client: its session. */
+type SessionProvider = Pick<SalesforceClient, 'session' | 'invalidateSession'>;
+
+function providesSession(client: SystemClient): client is SystemClient & SessionProvider {
+  const candidate = client as Partial<SessionProvider>;
+  return (
+    typeof candidate.session === 'function' && typeof candidate.invalidateSession === 'function'
+  );
+}
+
 /**
  * One Pub/Sub subscription per topic a flow consumes, each held by one replica at a time through a
  * named lease: the holder subscribes; if it dies, another replica takes over when the lease expires.
@@ -257,8 +268,4 @@ export async function runServer(options: Partial<StartOptions> = {}): Promise<Ru
     await relay.close();
   });
   return relay;
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runServer();
 }

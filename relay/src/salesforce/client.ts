@@ -21,6 +21,10 @@ import { BudgetGuard, parseLimitInfo } from './budget.ts';
 import type { BudgetState } from './budget.ts';
 import { parseSalesforceErrors, salesforceError } from './errors.ts';
 import type { SalesforceApiError } from './errors.ts';
+import {
+  SALESFORCE_COLLECTION_MAX_RECORDS,
+  SALESFORCE_COMPOSITE_MAX_SUBREQUESTS
+} from './limits.ts';
 
 export interface SalesforceClientOptions extends SalesforceCredentials {
   apiVersion?: string;
@@ -155,10 +159,6 @@ export interface CollectionOptions extends CallOptions {
   allOrNone?: boolean;
 }
 
-/** Salesforce sObject Collections: "up to 200 records" per request. */
-export const SALESFORCE_COLLECTION_MAX_RECORDS = 200;
-/** Salesforce Composite: "up to 25 subrequests in a single call". */
-export const SALESFORCE_COMPOSITE_MAX_SUBREQUESTS = 25;
 /** Bulk API 2.0: "upload data that does not exceed 100 MB" per job upload. */
 export const SALESFORCE_BULK_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
 export const DEFAULT_SALESFORCE_API_VERSION = '62.0';

@@ -1,8 +1,8 @@
+export { createSalesforceClient } from './client.ts';
 export {
-  createSalesforceClient,
   SALESFORCE_COLLECTION_MAX_RECORDS,
   SALESFORCE_COMPOSITE_MAX_SUBREQUESTS
-} from './client.ts';
+} from './limits.ts';
 export type {
   BulkIngestInput,
   BulkIngestResult,

@@ -8,10 +8,10 @@
  */
 
 import type { D365Client } from '../../d365/index.ts';
-import { filter } from '../../d365/index.ts';
+import { filter } from '../../d365/odata.ts';
 import { ClientError } from '../../net/errors.ts';
 import type { SalesforceClient } from '../../salesforce/index.ts';
-import { SALESFORCE_COLLECTION_MAX_RECORDS } from '../../salesforce/index.ts';
+import { SALESFORCE_COLLECTION_MAX_RECORDS } from '../../salesforce/limits.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
 import { SYNC_ERROR_MAX } from '../shared/messages.ts';
 import type { FlowContext, FlowOutcome } from '../types.ts';

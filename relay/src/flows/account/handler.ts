@@ -7,7 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { D365Client } from '../../d365/index.ts';
-import { filter } from '../../d365/index.ts';
+import { filter } from '../../d365/odata.ts';
 import { isClientError } from '../../net/errors.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
 import { repMessage } from '../shared/messages.ts';

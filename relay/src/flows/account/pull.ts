@@ -6,7 +6,7 @@
  */
 
 import type { D365Client } from '../../d365/index.ts';
-import { filter } from '../../d365/index.ts';
+import { filter } from '../../d365/odata.ts';
 import type { SalesforceClient } from '../../salesforce/index.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
 import { writeBackError, writeBackFor } from '../shared/writeback.ts';

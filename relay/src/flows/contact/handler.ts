@@ -7,9 +7,9 @@
 
 import { PermanentFlowError } from '../../errors.ts';
 import type { D365Client } from '../../d365/index.ts';
-import { filter } from '../../d365/index.ts';
+import { filter } from '../../d365/odata.ts';
 import { ClientError, isClientError } from '../../net/errors.ts';
-import { soqlString } from '../../salesforce/index.ts';
+import { soqlString } from '../../salesforce/soql.ts';
 import { ACCOUNT_QUERY_FIELDS, accountCreateEvent } from '../account/mapping.ts';
 import { ACCOUNT_FLOW, accountSettings } from '../account/settings.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';

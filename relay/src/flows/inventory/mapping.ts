@@ -1,4 +1,4 @@
-import { filter, type Filter } from '../../d365/index.ts';
+import { filter, type Filter } from '../../d365/odata.ts';
 
 /** The package asks for 1 to 50 items per lookup (docs/contracts.md, GET /api/v1/inventory). */
 export const MAX_ITEMS_PER_LOOKUP = 50;

@@ -4,7 +4,8 @@
  * matters for the Salesforce daily API budget when D365 posts invoices in runs.
  */
 
-import { soqlList, type SalesforceClient } from '../../salesforce/index.ts';
+import { soqlList } from '../../salesforce/soql.ts';
+import type { SalesforceClient } from '../../salesforce/index.ts';
 
 const DEFAULT_MAX_WAIT_MS = 10;
 /**

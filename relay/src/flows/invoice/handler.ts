@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { D365Client } from '../../d365/index.ts';
-import { filter } from '../../d365/index.ts';
+import { filter } from '../../d365/odata.ts';
 import { PermanentFlowError } from '../../errors.ts';
 import { ClientError } from '../../net/errors.ts';
-import { soqlString, type SalesforceClient } from '../../salesforce/index.ts';
+import { soqlString } from '../../salesforce/soql.ts';
+import type { SalesforceClient } from '../../salesforce/index.ts';
 import type { Store } from '../../store/types.ts';
 import {
   CUST_TRANS_ENTITY,

@@ -1,5 +1,5 @@
-import { filter } from '../../d365/index.ts';
-import { soqlList } from '../../salesforce/index.ts';
+import { filter } from '../../d365/odata.ts';
+import { soqlList } from '../../salesforce/soql.ts';
 import {
   INVOICE_HEADER_ENTITY,
   INVOICE_HEADER_FIELDS,

@@ -7,7 +7,7 @@
 import { createBatcher } from '../shared/batcher.ts';
 import { SYNC_RESULT_EVENT, eventRecord } from '../shared/writeback.ts';
 import type { SalesforceClient, SaveResult } from '../../salesforce/index.ts';
-import { SALESFORCE_COLLECTION_MAX_RECORDS } from '../../salesforce/index.ts';
+import { SALESFORCE_COLLECTION_MAX_RECORDS } from '../../salesforce/limits.ts';
 
 export const INVOICE_OBJECT = 'Invoice__c';
 export const INVOICE_KEY_FIELD = 'D365_Invoice_Key__c';

@@ -4,7 +4,7 @@
  */
 
 import { ClientError } from '../../net/errors.ts';
-import { soqlString } from '../../salesforce/index.ts';
+import { soqlString } from '../../salesforce/soql.ts';
 import { findCustomerBySalesforceId, handleAccountEvent } from '../account/handler.ts';
 import { ACCOUNT_QUERY_FIELDS, accountCreateEvent } from '../account/mapping.ts';
 import { ACCOUNT_FLOW } from '../account/settings.ts';

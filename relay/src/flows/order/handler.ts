@@ -8,7 +8,7 @@
  */
 
 import type { D365Client } from '../../d365/index.ts';
-import { filter } from '../../d365/index.ts';
+import { filter } from '../../d365/odata.ts';
 import { PermanentFlowError } from '../../errors.ts';
 import { ClientError, isClientError } from '../../net/errors.ts';
 import type { LedgerStatus } from '../../store/types.ts';

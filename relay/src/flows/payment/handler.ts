@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { D365Client } from '../../d365/index.ts';
-import { filter, type Filter } from '../../d365/index.ts';
-import { soqlList, soqlString, type SalesforceClient } from '../../salesforce/index.ts';
+import { filter, type Filter } from '../../d365/odata.ts';
+import { soqlList, soqlString } from '../../salesforce/soql.ts';
+import type { SalesforceClient } from '../../salesforce/index.ts';
 import type { LedgerEntry, Store } from '../../store/types.ts';
 import { contentHash } from '../invoice/mapping.ts';
 import { salesforceTime } from '../invoice/handler.ts';

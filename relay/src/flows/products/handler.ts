@@ -8,11 +8,11 @@
 import type { Logger } from 'pino';
 import type { ConfigValues } from '../../config/schema.ts';
 import type { D365Client } from '../../d365/index.ts';
-import { filter } from '../../d365/index.ts';
+import { filter } from '../../d365/odata.ts';
 import { PermanentFlowError } from '../../errors.ts';
 import { ClientError } from '../../net/errors.ts';
 import type { SalesforceClient } from '../../salesforce/index.ts';
-import { soqlList, soqlString } from '../../salesforce/index.ts';
+import { soqlList, soqlString } from '../../salesforce/soql.ts';
 import type { LedgerEntry, LedgerUpdate, Store } from '../../store/types.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
 import type { FlowContext, FlowOutcome } from '../types.ts';

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { ClientError } from '../../net/errors.ts';
 import { createBatcher } from './batcher.ts';
 import type { SalesforceClient, SaveResult } from '../../salesforce/index.ts';
-import { SALESFORCE_COLLECTION_MAX_RECORDS } from '../../salesforce/index.ts';
+import { SALESFORCE_COLLECTION_MAX_RECORDS } from '../../salesforce/limits.ts';
 
 /** The platform event the status component listens to (docs/contracts.md). */
 export const SYNC_RESULT_EVENT = 'D365_Sync_Result__e';
