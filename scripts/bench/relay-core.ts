@@ -8,12 +8,12 @@
  * The relay runs with the Dockerfile's NODE_OPTIONS unless --node-options says otherwise ('' = Node's defaults).
  * Targets (issue 5): ≥ 1,000 events/s, cold start ≤ 1 s.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CONTAINER_NODE_OPTIONS, processMemory, startRelayChild } from './relay-child.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     port: { type: 'string', default: '18787' },
     // As the Dockerfile runs the relay (ENV NODE_OPTIONS), so the numbers are the deployed ones.
-    'node-options': { type: 'string', default: '--max-semi-space-size=2 --max-old-space-size=384' },
+    'node-options': { type: 'string', default: CONTAINER_NODE_OPTIONS },
     // Writes a V8 CPU profile of the relay process into this directory.
     'cpu-prof': { type: 'string' }
   }
@@ -29,7 +29,6 @@ const { values: args } = parseArgs({
 const EVENTS = Number(args.events);
 const CONCURRENCY = Number(args.concurrency);
 const PORT = Number(args.port);
-const ROOT = resolve(import.meta.dirname, '../..');
 const SECRET = 'bench-business-events-secret-0123456789';
 const ADMIN = 'bench-admin-token-0123456789abcdef';
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -60,12 +59,6 @@ const env = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
-
 function event(i: number) {
   return JSON.stringify({
     BusinessEventId: 'RelayNoopBusinessEvent',
@@ -90,40 +83,19 @@ async function pending(): Promise<number> {
   return Object.values(body.queue.pending).reduce((a, b) => a + b, 0);
 }
 
-// As the Dockerfile does: the sources come stripped from the cache, so Node's type stripper never
-// loads in the relay (a source edited since the last run would otherwise load it, ~10–20 MB).
-execFileSync(process.execPath, [join(ROOT, 'relay/bin/ts-cache.js')], { stdio: 'ignore' });
-const spawnedAt = performance.now();
 const profile = args['cpu-prof']
   ? ['--cpu-prof', `--cpu-prof-dir=${resolve(args['cpu-prof'])}`]
   : [];
-const relay = spawn(
-  process.execPath,
-  [...profile, join(ROOT, 'relay/bin/d365-relay.js'), 'start'],
-  {
-    cwd: dir,
-    env,
-    stdio: ['ignore', 'inherit', 'inherit']
-  }
-);
+const relay = await startRelayChild({ cwd: dir, port: PORT, env, nodeFlags: profile });
 try {
-  let coldStartMs = 0;
-  for (;;) {
-    try {
-      if ((await fetch(`${BASE}/healthz`)).ok) {
-        coldStartMs = performance.now() - spawnedAt;
-        break;
-      }
-    } catch {
-      // not listening yet
-    }
-    if (relay.exitCode !== null) throw new Error(`relay exited with ${relay.exitCode}`);
-    await sleep(5);
-  }
-  const idleRss = rssMb(relay.pid!);
+  const { coldStartMs } = relay;
+  const idleRss = processMemory(relay.pid).rss;
 
   let peakRss = idleRss;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(relay.pid!))), 100);
+  const sampler = setInterval(
+    () => (peakRss = Math.max(peakRss, processMemory(relay.pid).rss)),
+    100
+  );
   let next = 0;
   let failed = 0;
   const started = performance.now();
@@ -164,7 +136,6 @@ try {
   // Other work on the machine slows every number above; report it with them.
   line('machine', `${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at the end`);
 } finally {
-  relay.kill('SIGTERM');
-  await new Promise((r) => relay.once('exit', r));
+  await relay.stop();
   rmSync(dir, { recursive: true, force: true });
 }

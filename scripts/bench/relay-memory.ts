@@ -1,7 +1,7 @@
 /**
  * The relay process's memory under sustained D365-throttled load (issue 5: ≤ 150 MB). Starts the D365
- * emulator throttled to a fixed capacity and the real `d365-relay start` process (the bin, with the
- * Dockerfile's NODE_OPTIONS) pointing at it, then keeps the relay's D365 client busy for a while
+ * emulator throttled to a fixed capacity and the real `d365-relay start` process (the container's bundle
+ * and NODE_OPTIONS) pointing at it, then keeps the relay's D365 client busy for a while
  * through a production path: the inventory callout (`GET /api/v1/inventory`, one OData query per
  * request with the cache off), from many concurrent callers. Prints the relay's peak RSS (sampled and
  * the kernel's high-water mark), the achieved D365 rate against the allowed one, the share of 429s
@@ -11,13 +11,18 @@
  *        [--max-concurrency 16] [--node-options='--max-semi-space-size=2 --max-old-space-size=384'] [--port 18788]
  */
 
-import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startD365Child } from './d365-child.ts';
+import {
+  CONTAINER_NODE_OPTIONS,
+  processMemory,
+  startRelayChild,
+  type RelayChild
+} from './relay-child.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,7 +31,7 @@ const { values: args } = parseArgs({
     callers: { type: 'string', default: '64' },
     'max-concurrency': { type: 'string', default: '16' },
     // As the Dockerfile runs the relay (ENV NODE_OPTIONS); '' for Node's defaults.
-    'node-options': { type: 'string', default: '--max-semi-space-size=2 --max-old-space-size=384' },
+    'node-options': { type: 'string', default: CONTAINER_NODE_OPTIONS },
     port: { type: 'string', default: '18788' }
   }
 });
@@ -35,39 +40,25 @@ const SECONDS = Number(args.seconds);
 const CALLERS = Number(args.callers);
 const MAX_CONCURRENCY = Number(args['max-concurrency']);
 const PORT = Number(args.port);
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const BASE = `http://127.0.0.1:${PORT}`;
 const CALLOUT_KEY = 'bench-callout-key-0123456789abcdef';
 const ON_HAND = 'WarehousesOnHandV2';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** VmRSS (now) and VmHWM (peak since start) of a process, in MB. */
-function memory(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-}
 
 const workdir = mkdtempSync(path.join(tmpdir(), 'relay-memory-'));
 const emulator = await startD365Child(workdir);
 const { info, caFile } = emulator;
 const control = emulator.control;
 
-let relay: ReturnType<typeof spawn> | undefined;
+let relay: RelayChild | undefined;
 try {
   await control('PUT', '/throttling', { requestsPerSecond: RATE });
 
   // Salesforce is not part of this load: its client points nowhere (the Pub/Sub subscriptions retry
   // quietly at log level error), as in bench:relay.
-  // As the Dockerfile does: the sources come stripped from the cache, so Node's type stripper never
-  // loads in the relay (a source edited since the last run would otherwise load it, ~10–20 MB).
-  execFileSync(process.execPath, [path.join(ROOT, 'relay/bin/ts-cache.js')], { stdio: 'ignore' });
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const spawnedAt = performance.now();
-  relay = spawn(process.execPath, [path.join(ROOT, 'relay/bin/d365-relay.js'), 'start'], {
+  relay = await startRelayChild({
     cwd: workdir,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    port: PORT,
     env: {
       PATH: process.env.PATH,
       NODE_OPTIONS: args['node-options'],
@@ -96,26 +87,14 @@ try {
     }
   });
   const running = relay;
-  let coldStartMs = 0;
-  for (;;) {
-    try {
-      if ((await fetch(`${BASE}/healthz`)).ok) {
-        coldStartMs = performance.now() - spawnedAt;
-        break;
-      }
-    } catch {
-      // Not listening yet.
-    }
-    if (running.exitCode !== null) throw new Error(`The relay exited with ${running.exitCode}`);
-    await sleep(5);
-  }
+  const coldStartMs = relay.coldStartMs;
   const lookup = (item: string) =>
     fetch(`${BASE}/api/v1/inventory?items=${item}`, { headers: { 'x-relay-key': CALLOUT_KEY } });
   // One lookup first: the token and the D365 client are ready before the clock starts.
   const first = await lookup('BENCH-0');
   if (first.status !== 200) throw new Error(`Inventory lookup answered ${first.status}`);
   await first.arrayBuffer();
-  const idle = memory(running.pid!);
+  const idle = processMemory(running.pid);
   await control('POST', '/counters/reset');
 
   let peakRss = idle.rss;
@@ -123,7 +102,7 @@ try {
   // RSS at each whole 5 s of the load: a plateau is footprint, a steady climb would be a leak.
   const timeline: number[] = [];
   const sampler = setInterval(() => {
-    const { rss } = memory(running.pid!);
+    const { rss } = processMemory(running.pid);
     peakRss = Math.max(peakRss, rss);
     if (performance.now() - started >= (timeline.length + 1) * 5_000) timeline.push(rss);
   }, 100);
@@ -141,7 +120,7 @@ try {
   );
   const elapsed = (performance.now() - started) / 1000;
   clearInterval(sampler);
-  const end = memory(running.pid!);
+  const end = processMemory(running.pid);
   // The relay's own view (prom-client's default metrics) splits the RSS into V8 heap and the rest.
   const metrics = await (
     await fetch(`${BASE}/metrics`, {
@@ -198,11 +177,7 @@ try {
   line('Node', process.version);
   line('machine', `${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at the end`);
 } finally {
-  if (relay && relay.exitCode === null) {
-    const exited = new Promise((r) => relay!.once('exit', r));
-    relay.kill('SIGTERM');
-    await exited;
-  }
+  await relay?.stop();
   emulator.close();
   rmSync(workdir, { recursive: true, force: true });
 }

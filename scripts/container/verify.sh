@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the Dockerfile's steps without a Docker engine: production-only install in a clean folder,
-# the relay sources and bin, the stripped-source cache, then a start with the container's
-# NODE_OPTIONS. Checks the HEALTHCHECK command, /readyz's store check and a graceful SIGTERM stop.
-# Catches a runtime dependency left in devDependencies or a file the image does not copy.
+# Runs the Dockerfile's steps without a Docker engine. Build stage: only the files the Dockerfile
+# copies, with the dev dependencies (the repository's own, same lockfile), bundled into relay/dist.
+# Runtime stage: a clean folder with a production-only install and that bundle, started with the
+# container's NODE_OPTIONS. Checks the HEALTHCHECK command, /readyz's store check, the /docs UI
+# (loaded on demand from the production install) and a graceful SIGTERM stop. Catches a runtime
+# dependency left in devDependencies or a file the image does not copy.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 node22="$repo/node_modules/.bin/node"
@@ -10,24 +12,27 @@ work="$(mktemp -d)"
 port="${VERIFY_PORT:-18181}"
 trap 'kill "${relay_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cd "$work"
+mkdir -p "$work/build/relay" "$work/build/scripts" "$work/app/relay" "$work/app/.data"
+cp -r "$repo/relay/src" "$repo/relay/bin" "$work/build/relay/"
+cp -r "$repo/scripts/build" "$work/build/scripts/"
+ln -s "$repo/node_modules" "$work/build/node_modules"
+"$node22" --disable-warning=ExperimentalWarning "$work/build/scripts/build/relay.ts" >/dev/null
+
+cd "$work/app"
 cp "$repo/package.json" "$repo/package-lock.json" .
 npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
-mkdir -p relay .data
-cp -r "$repo/relay/src" relay/src
-cp -r "$repo/relay/bin" relay/bin
-"$node22" relay/bin/ts-cache.js
+cp -r "$work/build/relay/dist" relay/dist
 
 # Placeholder credentials: the systems are unreachable here, so /readyz must report them failed
 # while the process itself is healthy.
 export NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=384"
-export RELAY_HOST=127.0.0.1 RELAY_PORT="$port" RELAY_STORE_URL="sqlite:$work/.data/relay.db"
+export RELAY_HOST=127.0.0.1 RELAY_PORT="$port" RELAY_STORE_URL="sqlite:$work/app/.data/relay.db"
 export RELAY_ADMIN_TOKEN=container-check-admin-token RELAY_CALLOUT_KEY=container-check-callout-key
 export RELAY_BUSINESS_EVENTS_SECRET=container-check-events-secret
 export D365_ENVIRONMENT_URL=https://127.0.0.1:9 D365_TENANT_ID=t D365_CLIENT_ID=c D365_CLIENT_SECRET=s
 export SF_LOGIN_URL=https://127.0.0.1:9 SF_AUTH_FLOW=client_credentials SF_CLIENT_ID=c SF_CLIENT_SECRET=s
 export RELAY_LOG_LEVEL=error
-"$node22" relay/bin/d365-relay.js start &
+"$node22" relay/dist/main.mjs start &
 relay_pid=$!
 
 healthcheck() {
@@ -42,7 +47,13 @@ case "$ready" in
     *) echo "container check: unexpected /readyz answer: $ready" >&2; exit 1 ;;
 esac
 
+docs="$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "http://127.0.0.1:$port/docs/")"
+case "$docs" in
+    '200 text/html'*) ;;
+    *) echo "container check: /docs/ answered $docs" >&2; exit 1 ;;
+esac
+
 kill -TERM "$relay_pid"
 wait "$relay_pid" && status=0 || status=$?
 [ "$status" -eq 0 ] || { echo "container check: SIGTERM exit code $status" >&2; exit 1; }
-echo "container check passed: production install, health check, readiness, graceful stop"
+echo "container check passed: bundle build, production install, health check, readiness, /docs, graceful stop"

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,12 +13,11 @@ import { SCHEDULES_OFF, emulatorEnv } from './relay-env.ts';
 /**
  * Exactly-once sales orders under duress: 1,000 won opportunities, every order request delivered
  * twice, 10% of D365 data calls failing (503, 429, dropped connection), and the relay — a real child
- * process running `d365-relay start` — killed with SIGKILL five times at random moments and
- * restarted. Afterwards D365 holds exactly one order per opportunity, each with its lines, every
+ * process running `start` from the bundle the container ships (scripts/build/relay.ts) — killed with
+ * SIGKILL five times at random moments and restarted. Afterwards D365 holds exactly one order per opportunity, each with its lines, every
  * number is written back, and the relay's queue is empty. Takes about 1.5 minutes on 2 cores (slow).
  */
 const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'relay/bin/d365-relay.js');
 const OPPORTUNITIES = 1_000;
 const KILLS = 5;
 const LINES_PER_ORDER = 2;
@@ -38,6 +37,7 @@ function random(seed: number): () => number {
 let d365: D365Emulator;
 let salesforce: RunningEmulator;
 let dir: string;
+let bundleDir: string;
 const relayApp = { clientId: 'relay-exactly-once', clientSecret: randomUUID() };
 const publisherApp = { clientId: 'exactly-once-publisher', clientSecret: randomUUID() };
 const children: ChildProcess[] = [];
@@ -50,12 +50,22 @@ beforeAll(async () => {
   salesforce.control.registerClientCredentialsApp(relayApp);
   salesforce.control.registerClientCredentialsApp(publisherApp);
   dir = mkdtempSync(join(tmpdir(), 'relay-exactly-once-'));
+  // Inside the repository: the bundle loads its few external packages from node_modules above it.
+  mkdirSync(join(ROOT, 'node_modules/.cache'), { recursive: true });
+  bundleDir = mkdtempSync(join(ROOT, 'node_modules/.cache/relay-bundle-'));
+  execFileSync(process.execPath, [
+    '--disable-warning=ExperimentalWarning',
+    join(ROOT, 'scripts/build/relay.ts'),
+    '--outdir',
+    bundleDir
+  ]);
 });
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   await Promise.allSettled([d365?.close(), salesforce?.close()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
 });
 
 async function freePort(): Promise<number> {
@@ -72,7 +82,7 @@ interface RelayProcess {
 }
 
 async function startRelayProcess(port: number): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [CLI, 'start'], {
+  const child = spawn(process.execPath, [join(bundleDir, 'main.mjs'), 'start'], {
     cwd: dir,
     env: {
       PATH: process.env.PATH,

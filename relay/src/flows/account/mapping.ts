@@ -4,17 +4,11 @@
  * handler writes to `Account.D365_Sync_Warning__c`.
  */
 
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
 // The core module: the package's main entry also loads all 78 locales (~2 MB resident); only 'en' is used.
-const countries = require('i18n-iso-countries/index.js') as {
-  registerLocale(locale: unknown): void;
-  getAlpha2Code(name: string, lang: string): string | undefined;
-  alpha2ToAlpha3(code: string): string | undefined;
-  alpha3ToAlpha2(code: string): string | undefined;
-};
-countries.registerLocale(require('i18n-iso-countries/langs/en.json'));
+import countries from 'i18n-iso-countries/index.js';
+import english from 'i18n-iso-countries/langs/en.json' with { type: 'json' };
+
+countries.registerLocale(english);
 
 /** Field sizes of CustomersV3 (CustTable EDTs): DirPartyName 100, street 250, city 60, state 10, ZIP 10, e-mail/URL/phone 255, identification 50. */
 export const CUSTOMER_FIELD_LIMITS = {
