@@ -15,7 +15,6 @@ import { waitFor } from './helpers.ts';
  * event's effect recorded exactly once.
  */
 const ROOT = resolve(import.meta.dirname, '../..');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const FIXTURE = join(ROOT, 'relay/test/fixtures/relay-process.ts');
 const SECRET = 'crash-test-business-events-secret';
 const ADMIN = 'crash-test-admin-token-0123456789';
@@ -37,7 +36,9 @@ async function startRelay(
   extraEnv: Record<string, string> = {},
   storeUrl = `sqlite:${join(dir, 'relay.db')}`
 ): Promise<Relay> {
-  const child = spawn(TSX, [FIXTURE], {
+  // Node itself runs the TypeScript fixture, so the pid killed is the relay's: a tsx wrapper would
+  // die alone under SIGKILL and leave the relay running as an orphan.
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', FIXTURE], {
     cwd: dir,
     env: {
       PATH: process.env.PATH,
