@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { flushCompileCache, getCompileCacheDir } from 'node:module';
 import { parseArgs } from 'node:util';
 import { loadStoreConfig } from './config/load.ts';
 import { ConfigError, RelayError } from './errors.ts';
@@ -19,6 +20,7 @@ Commands:
   sync <flow> [--full]       Queue a sync run of a flow (delta unless --full)
   reconcile invoices --since <YYYY-MM-DD>
                              Compare D365 invoices since the date with Invoice__c, repair, report counts
+  precompile                 Compile the code start loads into Node's compile cache (NODE_COMPILE_CACHE)
 
 Configuration comes from the environment and config/relay.json (see .env.example).`;
 
@@ -53,6 +55,7 @@ export async function main(
       const { reconcileCommand } = await import('./flows/invoice/command.ts');
       return await reconcileCommand(rest, io, env);
     }
+    if (command === 'precompile') return await precompile(io);
     if (command === undefined || command === 'help' || command === '--help') {
       io.out(USAGE);
       return command === undefined ? 1 : 0;
@@ -220,5 +223,28 @@ async function sync(
       ? `A ${full ? 'full' : 'delta'} sync of ${flow.name} is already queued.`
       : `Queued a ${full ? 'full' : 'delta'} sync of ${flow.name} as job ${result.jobId}.`
   );
+  return 0;
+}
+
+/**
+ * Loads, without running, every module `start` loads, so Node writes their compiled code to its
+ * compile cache: later starts with the same Node and V8 flags skip parsing it (~120 ms of the cold
+ * start). The container image runs this at build time.
+ */
+async function precompile(io: CliIo): Promise<number> {
+  const directory = getCompileCacheDir();
+  if (directory === undefined) {
+    io.err('precompile needs NODE_COMPILE_CACHE set to the cache directory.');
+    return 1;
+  }
+  await Promise.all([
+    import('./server.ts'),
+    import('./clients.ts'),
+    import('./salesforce/pubsub.ts'),
+    import('./store/sqlite-store.ts'),
+    import('./store/postgres-store.ts')
+  ]);
+  flushCompileCache();
+  io.out(`Compiled into ${directory}.`);
   return 0;
 }

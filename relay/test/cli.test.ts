@@ -1,6 +1,7 @@
-import { mkdtempSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.ts';
 import { SqliteStore } from '../src/store/sqlite-store.ts';
@@ -102,5 +103,32 @@ describe('d365-relay CLI', () => {
     const { code, err } = await run('status');
     expect(code).toBe(1);
     expect(err).toMatch(/^Configuration error: RELAY_STORE_URL/);
+  });
+
+  it('precompile needs a compile cache directory', async () => {
+    // This test process has no NODE_COMPILE_CACHE.
+    const { code, err } = await run('precompile');
+    expect(code).toBe(1);
+    expect(err).toContain('NODE_COMPILE_CACHE');
+  });
+
+  it('precompile fills the compile cache a later start reads', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'relay-compile-cache-'));
+    const bin = resolve(import.meta.dirname, '../bin/d365-relay.js');
+    const childEnv = { PATH: process.env.PATH, NODE_COMPILE_CACHE: cache };
+    const out = execFileSync(process.execPath, [bin, 'precompile'], {
+      env: childEnv,
+      encoding: 'utf8'
+    });
+    expect(out).toContain(`Compiled into ${cache}`);
+    const [versioned] = readdirSync(cache);
+    // One entry per module start loads: the relay's sources and their packages, hundreds here.
+    expect(readdirSync(join(cache, versioned!)).length).toBeGreaterThan(100);
+    const later = spawnSync(process.execPath, [bin, '--help'], {
+      env: { ...childEnv, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' },
+      encoding: 'utf8'
+    });
+    expect(later.stdout).toContain('Usage: d365-relay');
+    expect(later.stderr).toMatch(/relay\/src\/cli\.ts was accepted/);
   });
 });
