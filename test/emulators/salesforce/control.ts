@@ -61,6 +61,11 @@ export interface EmulatorControl {
   /** Inserts with the same validation as the API, without counting against the API budget. */
   insert(objectName: string, values: SfRecord): string;
   /**
+   * Changes fields of a custom metadata record (`<Type>__mdt`, found by DeveloperName), as an
+   * admin's edit in Setup does; the REST API cannot write these records.
+   */
+  setMetadataValues(typeName: string, developerName: string, values: SfRecord): void;
+  /**
    * Publishes a platform event as the package's Apex would (as the integration user unless
    * `createdById` is given), without spending API budget; returns the replay id (decimal) and UUID.
    */
@@ -149,6 +154,19 @@ export function createControl(
         throw new Error(result.errors.map((e) => `${e.statusCode}: ${e.message}`).join('; '));
       }
       return result.id;
+    },
+    setMetadataValues(typeName, developerName, values) {
+      const table = org.db.table(typeName);
+      if (!table || !/__mdt$/i.test(typeName)) {
+        throw new Error(`${typeName} is not a custom metadata type of this org`);
+      }
+      const record = [...table.byId.values()].find((r) => r.DeveloperName === developerName);
+      if (!record) throw new Error(`${typeName} has no record ${developerName}`);
+      for (const [name, value] of Object.entries(values)) {
+        const field = table.object.fieldsByLower.get(name.toLowerCase());
+        if (!field) throw new Error(`${typeName} has no field ${name}`);
+        record[field.name] = value;
+      }
     },
     publishEvent(eventName, fields, createdById) {
       if (!bus) throw new Error('the Pub/Sub API is not running');
@@ -254,6 +272,13 @@ export function registerControlRoutes(
       scope.post<{ Params: { object: string } }>(
         '/records/:object',
         wrap((r) => ({ id: control.insert((r.params as { object: string }).object, body(r)) }))
+      );
+      scope.patch<{ Params: { type: string; name: string } }>(
+        '/metadata/:type/:name',
+        wrap((r) => {
+          const { type, name } = r.params as { type: string; name: string };
+          control.setMetadataValues(type, name, body(r));
+        })
       );
       scope.post<{ Params: { event: string } }>(
         '/events/:event',

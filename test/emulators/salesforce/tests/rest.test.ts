@@ -477,6 +477,33 @@ describe('custom metadata', () => {
     ]);
   });
 
+  it('takes an admin’s Setup edit through the control API, and SOQL reads it', async () => {
+    const edit = await fetch(
+      `${h.emu.instanceUrl}/_emulator/metadata/D365_Integration_Setting__mdt/Default`,
+      {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ Account_Sync_Enabled__c: false })
+      }
+    );
+    expect(edit.status).toBe(200);
+    const res = await h.api(
+      'GET',
+      soql(
+        "SELECT Account_Sync_Enabled__c, Callout_Timeout_Ms__c FROM D365_Integration_Setting__mdt WHERE DeveloperName = 'Default'"
+      )
+    );
+    expect((res.body as { records: unknown[] }).records).toMatchObject([
+      { Account_Sync_Enabled__c: false, Callout_Timeout_Ms__c: 10000 }
+    ]);
+    expect(() =>
+      h.emu.control.setMetadataValues('D365_Integration_Setting__mdt', 'Nope', {})
+    ).toThrow('has no record Nope');
+    expect(() => h.emu.control.setMetadataValues('Account', 'Default', {})).toThrow(
+      'not a custom metadata type'
+    );
+  });
+
   it('refuses writes through the data API', async () => {
     const res = await h.api('POST', '/sobjects/D365_Integration_Setting__mdt', {});
     expect(res.status).toBe(400);
