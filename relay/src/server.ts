@@ -10,6 +10,7 @@ import type { D365Client, QueryOptions } from './d365/index.ts';
 import { ConfigError } from './errors.ts';
 import { FLOWS, createFlowRegistry, type FlowRegistry } from './flows/registry.ts';
 import { createPubSubIntake } from './intake/pubsub.ts';
+import { packageSwitches, type FlowGate } from './flows/shared/package-switches.ts';
 import type { Flow } from './flows/types.ts';
 import { RelayMetrics } from './observability/metrics.ts';
 import { SingletonLease } from './queue/singleton-lease.ts';
@@ -47,7 +48,8 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
     // Safe on every start and on several replicas at once (the PostgreSQL migration takes a lock).
     await store.migrate();
     const metrics = new RelayMetrics(store);
-    const registry = createFlowRegistry(options.flows ?? FLOWS, {
+    const flows = options.flows ?? FLOWS;
+    const registry = createFlowRegistry(flows, {
       defaultMaxAttempts: config.worker.maxAttempts
     });
     // The system clients pull in MSAL and axios. Loading them while the server already listens
@@ -104,7 +106,8 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
           inboxDays: config.store.inboxRetentionDays
         },
         observer: metrics,
-        config: config.values
+        config: config.values,
+        ...packageSwitchGate(clients, flows, config.values.RELAY_PACKAGE_SWITCHES_CACHE_MS)
       });
       const wake = running.wake.bind(running);
       // Built before anything starts: an invalid cron pattern fails the start.
@@ -162,6 +165,23 @@ export async function startRelay(options: StartOptions): Promise<RunningRelay> {
     await store.close().catch(() => {});
     throw err;
   }
+}
+
+/** The package's per-flow switches, read through the Salesforce client when it can query. */
+function packageSwitchGate(
+  clients: RelayClients,
+  flows: readonly Flow[],
+  cacheMs: number
+): { gate?: FlowGate } {
+  const salesforce = clients.salesforce as Partial<Pick<SalesforceClient, 'query'>>;
+  if (typeof salesforce.query !== 'function') return {};
+  return {
+    gate: packageSwitches({
+      salesforce: { query: salesforce.query.bind(salesforce) },
+      flows,
+      cacheMs
+    })
+  };
 }
 
 /** What the Pub/Sub subscriber needs from the Salesforce client: its session. */

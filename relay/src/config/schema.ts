@@ -83,6 +83,8 @@ export const ConfigSchema = Type.Object(
     SF_PUBSUB_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
     SF_API_RESERVE_PERCENT: Type.Integer({ minimum: 0, maximum: 90, default: 10 }),
     SF_PUBSUB_SILENCE_TIMEOUT_MS: Millis(300_000, 1_000),
+    // The package's per-flow switches are read at most this often (one SOQL query each time).
+    RELAY_PACKAGE_SWITCHES_CACHE_MS: Millis(60_000),
     SF_REQUEST_TIMEOUT_MS: Millis(30_000, 100),
     // Products and prices flow, D365 → Salesforce (src/flows/products/README.md).
     PRODUCTS_SYNC_CRON: Type.String({ minLength: 3, default: '0 * * * *' }),

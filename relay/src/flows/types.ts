@@ -37,5 +37,11 @@ export interface Flow {
   businessEvents?: readonly string[];
   /** Salesforce Pub/Sub topics (e.g. `/event/D365_Account_Sync__e`) whose events it processes. */
   topics?: readonly string[];
+  /**
+   * The checkbox on the package's settings record (`D365_Integration_Setting__mdt`) that switches the
+   * flow off, for flows Salesforce does not start itself; checked before each job
+   * (shared/package-switches.ts).
+   */
+  packageSwitch?: string;
   handle(payload: unknown, context: FlowContext): Promise<FlowOutcome | void>;
 }

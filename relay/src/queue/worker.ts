@@ -5,6 +5,8 @@ import type { RelayClients } from '../clients.ts';
 import type { ConfigValues } from '../config/schema.ts';
 import { coerceError } from '../errors.ts';
 import type { FlowRegistry } from '../flows/registry.ts';
+import type { FlowOutcome } from '../flows/types.ts';
+import type { FlowGate } from '../flows/shared/package-switches.ts';
 import type { BackoffPolicy } from '../net/backoff.ts';
 import type { Job, Store } from '../store/types.ts';
 import { withCorrelationId } from '../observability/correlation.ts';
@@ -30,6 +32,8 @@ export interface WorkerOptions {
   workerId?: string;
   /** Handed to every handler as `context.config` (flow settings). */
   config?: ConfigValues;
+  /** Asked before each job whether its flow may run (the package's per-flow switches). */
+  gate?: FlowGate;
 }
 
 const DAY_MS = 86_400_000;
@@ -176,18 +180,21 @@ export class Worker {
       return;
     }
     try {
-      const outcome = await flow.handle(job.payload, {
-        jobId: job.id,
-        attempt: job.attempts,
-        maxAttempts: job.maxAttempts,
-        idempotencyKey: job.idempotencyKey,
-        correlationId: job.correlationId,
-        logger,
-        signal,
-        store,
-        clients,
-        ...(this.#options.config ? { config: this.#options.config } : {})
-      });
+      const closed = await this.#options.gate?.closedReason(flow);
+      const outcome: FlowOutcome | void = closed
+        ? { status: 'skipped', reason: closed }
+        : await flow.handle(job.payload, {
+            jobId: job.id,
+            attempt: job.attempts,
+            maxAttempts: job.maxAttempts,
+            idempotencyKey: job.idempotencyKey,
+            correlationId: job.correlationId,
+            logger,
+            signal,
+            store,
+            clients,
+            ...(this.#options.config ? { config: this.#options.config } : {})
+          });
       const completed = await store.completeJob(job.id, this.id);
       if (!completed) {
         logger.warn('Job finished after its lease passed to another worker');

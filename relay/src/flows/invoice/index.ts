@@ -11,6 +11,7 @@ export const INVOICE_MAX_ATTEMPTS = 12;
 /** Posted invoices (sales order and free text) from D365 business events → `Invoice__c`. */
 export const invoiceFlow: Flow = {
   name: INVOICE_FLOW,
+  packageSwitch: 'Invoice_Sync_Enabled__c',
   maxAttempts: INVOICE_MAX_ATTEMPTS,
   businessEvents: [SALES_INVOICE_POSTED, FREE_TEXT_INVOICE_POSTED],
   handle: handleInvoiceEvent

@@ -9,6 +9,7 @@ import { CUSTOMER_PAYMENT_POSTED } from './mapping.ts';
  */
 export const paymentFlow: Flow = {
   name: PAYMENT_FLOW,
+  packageSwitch: 'Payment_Status_Enabled__c',
   // A run re-reads everything it writes: a few attempts, then the next run starts afresh.
   maxAttempts: 5,
   businessEvents: [CUSTOMER_PAYMENT_POSTED],

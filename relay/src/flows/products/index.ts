@@ -10,6 +10,7 @@ export type { ProductSyncSettings, SyncCounts, SyncDeps } from './handler.ts';
  */
 export const productsFlow: Flow = {
   name: PRODUCTS_FLOW,
+  packageSwitch: 'Product_Sync_Enabled__c',
   // A run is a whole-catalogue pass: a few attempts, then the next scheduled run starts afresh.
   maxAttempts: 5,
   handle: handleProductsSync
