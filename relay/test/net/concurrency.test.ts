@@ -7,6 +7,13 @@ function clock(): { now: () => number; advance: (ms: number) => void } {
 }
 
 const success = (): 'success' => 'success';
+/** One call that the server accepts, or one it answers 429. */
+const accepted = (limiter: AdaptiveLimiter) => limiter.run(async () => undefined, success);
+const throttled = (limiter: AdaptiveLimiter) =>
+  limiter.run(
+    async () => undefined,
+    () => 'throttled'
+  );
 
 describe('AdaptiveLimiter', () => {
   it('never runs more calls at once than its concurrency limit', async () => {
@@ -36,8 +43,8 @@ describe('AdaptiveLimiter', () => {
       maxConcurrency: 10,
       initialConcurrency: 2
     });
-    await limiter.run(async () => undefined, success);
-    await limiter.run(async () => undefined, success);
+    await accepted(limiter);
+    await accepted(limiter);
     expect(limiter.state().concurrencyLimit).toBe(3);
   });
 
@@ -54,13 +61,10 @@ describe('AdaptiveLimiter', () => {
     });
     for (let i = 0; i < 10; i += 1) {
       time.advance(100);
-      await limiter.run(async () => undefined, success);
+      await accepted(limiter);
     }
     expect(limiter.state().ratePerSecond).toBe(Infinity);
-    await limiter.run(
-      async () => undefined,
-      () => 'throttled'
-    );
+    await throttled(limiter);
     expect(limiter.state().concurrencyLimit).toBe(20);
     // 10 successes within the 900 ms since the first one: 11.1/s; halved, then x 0.5 decrease factor.
     expect(limiter.state().ratePerSecond).toBeCloseTo(2.78, 1);
@@ -78,20 +82,14 @@ describe('AdaptiveLimiter', () => {
     });
     for (let i = 0; i < 10; i += 1) {
       time.advance(100);
-      await limiter.run(async () => undefined, success);
+      await accepted(limiter);
     }
-    await limiter.run(
-      async () => undefined,
-      () => 'throttled'
-    );
+    await throttled(limiter);
     for (let i = 0; i < 5; i += 1) {
       time.advance(200);
-      await limiter.run(async () => undefined, success);
+      await accepted(limiter);
     }
-    await limiter.run(
-      async () => undefined,
-      () => 'throttled'
-    );
+    await throttled(limiter);
     // 5 successes in the second since the first cut: the server accepts 5/s.
     expect(limiter.state().ratePerSecond).toBeCloseTo(5, 5);
   });
@@ -108,22 +106,16 @@ describe('AdaptiveLimiter', () => {
     // Slow start: a burst of 100/s for 200 ms (the server's bucket draining), then the first 429.
     for (let i = 0; i < 21; i += 1) {
       if (i > 0) time.advance(10);
-      await limiter.run(async () => undefined, success);
+      await accepted(limiter);
     }
-    await limiter.run(
-      async () => undefined,
-      () => 'throttled'
-    );
+    await throttled(limiter);
     expect(limiter.state().ratePerSecond).toBeCloseTo(52.5, 1);
     // Then the server accepts 20/s: 2 calls in the 100 ms until the next 429.
     for (let i = 0; i < 2; i += 1) {
       time.advance(50);
-      await limiter.run(async () => undefined, success);
+      await accepted(limiter);
     }
-    await limiter.run(
-      async () => undefined,
-      () => 'throttled'
-    );
+    await throttled(limiter);
     // Half the pacing (52.7/s after 100 ms of additive increase), not half of the burst-inflated last
     // second (~38/s): one step's floor. The 20/s measured would be lower still.
     expect(limiter.state().ratePerSecond).toBeCloseTo(26.35, 2);
@@ -138,14 +130,8 @@ describe('AdaptiveLimiter', () => {
       decreaseFactor: 0.5,
       now: time.now
     });
-    await limiter.run(
-      async () => undefined,
-      () => 'throttled'
-    );
-    await limiter.run(
-      async () => undefined,
-      () => 'throttled'
-    );
+    await throttled(limiter);
+    await throttled(limiter);
     expect(limiter.state().concurrencyLimit).toBe(8);
   });
 
@@ -156,10 +142,7 @@ describe('AdaptiveLimiter', () => {
       decreaseFactor: 1,
       minRatePerSecond: 50
     });
-    await limiter.run(
-      async () => undefined,
-      () => 'throttled'
-    );
+    await throttled(limiter);
     const starts: number[] = [];
     await Promise.all(
       Array.from({ length: 6 }, () =>
