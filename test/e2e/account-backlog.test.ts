@@ -36,5 +36,12 @@ describe('account backlog', () => {
       expect(customers).toHaveLength(1);
       expect(account.D365_Customer_Number__c).toBe(customers[0]!.CustomerAccount);
     }
+    // The bulk run publishes a sync result event per account (Collections at this size).
+    await h.waitFor(
+      () => ids.every((id) => h.syncResults(id).some((e) => e.Status__c === 'Synced')),
+      {
+        what: 'a Synced event per backlog account'
+      }
+    );
   });
 });

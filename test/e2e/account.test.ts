@@ -204,7 +204,8 @@ describe('failures', () => {
 
 describe('bulk', () => {
   it('loads every unsynced account through one DMF import (sync accounts --full)', async () => {
-    const ids = Array.from({ length: 30 }, (_, i) =>
+    // Above 400 results both the write-back and the sync result events go through Bulk API 2.0.
+    const ids = Array.from({ length: 401 }, (_, i) =>
       h.insert('Account', { Name: `Initial Load ${i}`, BillingCountry: 'DE' })
     );
     // Routed to a company D365 does not have: its failure is reported on the account itself.
@@ -234,6 +235,25 @@ describe('bulk', () => {
     expect(String(failed.D365_Last_Sync_Error__c)).toMatch(
       /^D365 did not take this account in the bulk import/
     );
+    // Open Account pages refresh: one sync result event per account, published in one Bulk job.
+    const events = await h.waitFor(
+      () => {
+        const all = [...ids, refused].map((id) =>
+          h.syncResults(String(h.record('Account', id)!.Id))
+        );
+        return all.every((e) => e.length > 0) ? all : null;
+      },
+      { what: 'a sync result event per account' }
+    );
+    expect(events[0]![0]).toMatchObject({
+      Flow__c: 'accounts',
+      Status__c: 'Synced',
+      D365_Key__c: account.D365_Customer_Number__c
+    });
+    expect(events.at(-1)![0]).toMatchObject({
+      Status__c: 'Error',
+      Message__c: expect.stringMatching(/^D365 did not take this account/)
+    });
   });
 });
 

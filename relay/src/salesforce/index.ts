@@ -5,6 +5,7 @@ export {
 } from './limits.ts';
 export type {
   BulkIngestInput,
+  BulkValue,
   BulkIngestResult,
   CallOptions,
   CollectionOptions,

@@ -14,6 +14,7 @@ import type { SalesforceClient } from '../../salesforce/index.ts';
 import { SALESFORCE_COLLECTION_MAX_RECORDS } from '../../salesforce/limits.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
 import { SYNC_ERROR_MAX } from '../shared/messages.ts';
+import { bulkFirstPollDelayMs, publishSyncResults } from '../shared/writeback.ts';
 import type { FlowContext, FlowOutcome } from '../types.ts';
 import { CUSTOMERS } from './handler.ts';
 import {
@@ -28,8 +29,6 @@ import { ACCOUNT_FLOW, accountSettings, type AccountSettings } from './settings.
 const COMPOSITE_MAX_QUERIES = 5;
 /** Above this many results the write-back uses one Bulk API 2.0 job instead of Collections calls. */
 const BULK_WRITE_BACK_ABOVE = 2 * SALESFORCE_COLLECTION_MAX_RECORDS;
-/** Longest wait before the first status poll of the write-back job (it grows with the job's size). */
-const BULK_FIRST_POLL_MAX_MS = 10_000;
 /** DMF data project of the customer imports (created by the import when it does not exist). */
 export const CUSTOMER_DATA_PROJECT = 'd365-relay-customers';
 
@@ -219,6 +218,18 @@ export async function runBulkSync(
     });
   }
   await writeBackInBulk(salesforce, updates);
+  await publishSyncResults(
+    salesforce,
+    updates.map((update) => ({
+      recordId: String(update.Id),
+      idempotencyKey: `${String(update.Id)}:accounts-${mode}:${now}`,
+      flow: ACCOUNT_FLOW,
+      status: update.D365_Sync_Status__c === 'Synced' ? 'Synced' : 'Error',
+      ...(update.D365_Last_Sync_Error__c ? { message: update.D365_Last_Sync_Error__c } : {}),
+      ...(update.D365_Customer_Number__c ? { d365Key: update.D365_Customer_Number__c } : {})
+    })),
+    deps.logger
+  );
   return report;
 }
 
@@ -243,7 +254,7 @@ async function writeBackInBulk(
     records: updates,
     // Only failures matter here, and a first poll timed to the job's size saves status calls.
     results: 'failures',
-    firstPollDelayMs: Math.min(BULK_FIRST_POLL_MAX_MS, 250 + updates.length / 10)
+    firstPollDelayMs: bulkFirstPollDelayMs(updates.length)
   });
   if (result.state !== 'JobComplete' || result.failed.length > 0 || result.unprocessed.length > 0)
     throw new ClientError(

@@ -6,7 +6,7 @@ import type { SalesforceClient } from '../../salesforce/index.ts';
 import type { LedgerEntry, Store } from '../../store/types.ts';
 import { contentHash } from '../invoice/mapping.ts';
 import { salesforceTime } from '../invoice/handler.ts';
-import { SYNC_RESULT_EVENT, eventRecord } from '../shared/writeback.ts';
+import { publishSyncResults } from '../shared/writeback.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
 import type { FlowContext, FlowOutcome } from '../types.ts';
 import {
@@ -225,7 +225,7 @@ export async function refreshPayments(
       correlationId: deps.correlationId
     });
   }
-  if (report.via === 'collections') await publishResults(deps, succeeded, readAt);
+  await publishResults(deps, succeeded, readAt);
   return report;
 }
 
@@ -299,23 +299,20 @@ function writeBulk(
 
 /** Sync result events for the changed accounts, so an open Account page refreshes its status. */
 async function publishResults(deps: PaymentDeps, written: Update[], readAt: number): Promise<void> {
-  const events = written
-    .filter((u) => u.sobject === 'Account')
-    .map((u) =>
-      eventRecord({
+  await publishSyncResults(
+    deps.salesforce,
+    written
+      .filter((u) => u.sobject === 'Account')
+      .map((u) => ({
         recordId: u.id,
         idempotencyKey: `${u.id}:payment:${readAt}`,
         flow: PAYMENT_FLOW,
-        status: 'Synced',
+        status: 'Synced' as const,
         message: `Payment status ${String(u.fields.D365_Payment_Status__c)}`,
         d365Key: u.d365Key
-      })
-    );
-  if (events.length === 0) return;
-  // The balances are written; a lost status event only delays the component's refresh.
-  await deps.salesforce.collections.create(SYNC_RESULT_EVENT, events).catch((error: unknown) => {
-    deps.logger.warn({ err: error }, 'Payment sync result events could not be published');
-  });
+      })),
+    deps.logger
+  );
 }
 
 export function paymentDeps(context: FlowContext): PaymentDeps {

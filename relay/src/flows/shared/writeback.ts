@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { ClientError } from '../../net/errors.ts';
 import { createBatcher } from './batcher.ts';
-import type { SalesforceClient, SaveResult } from '../../salesforce/index.ts';
+import type { BulkValue, SalesforceClient, SaveResult } from '../../salesforce/index.ts';
 import { SALESFORCE_COLLECTION_MAX_RECORDS } from '../../salesforce/limits.ts';
 
 /** The platform event the status component listens to (docs/contracts.md). */
@@ -175,7 +175,7 @@ function clip(value: string | undefined, max: number): string | undefined {
 }
 
 /** The `D365_Sync_Result__e` record of an event, each field clipped to its size in force-app. */
-export function eventRecord(event: SyncResultEvent): Record<string, unknown> {
+export function eventRecord(event: SyncResultEvent): Record<string, BulkValue> {
   return {
     Record_Id__c: event.recordId,
     Idempotency_Key__c: event.idempotencyKey.slice(0, IDEMPOTENCY_KEY_MAX),
@@ -184,6 +184,53 @@ export function eventRecord(event: SyncResultEvent): Record<string, unknown> {
     Message__c: clip(event.message, EVENT_FIELD_LIMITS.Message__c) ?? null,
     D365_Key__c: clip(event.d365Key, EVENT_FIELD_LIMITS.D365_Key__c) ?? null
   };
+}
+
+/** Above this many events one Bulk API 2.0 insert job publishes them (a few calls) instead of Collections (a call per 200). */
+const BULK_EVENTS_ABOVE = 2 * SALESFORCE_COLLECTION_MAX_RECORDS;
+/** Longest wait before the first status poll of a write-back or event job. */
+const BULK_FIRST_POLL_MAX_MS = 10_000;
+
+/** When to poll a Bulk job of this many rows first: each poll is an API call, and a job rarely finishes at once. */
+export function bulkFirstPollDelayMs(rows: number): number {
+  return Math.min(BULK_FIRST_POLL_MAX_MS, 250 + rows / 10);
+}
+
+/**
+ * Publishes the sync result events of a bulk run (records already written through Bulk or
+ * Collections), so open record pages refresh. Salesforce publishes platform events inserted through
+ * Bulk API 2.0 like any other. The records' status fields are the truth and are written already: a
+ * failed publish is logged, not retried, as it only delays a page's refresh.
+ */
+export async function publishSyncResults(
+  salesforce: Pick<SalesforceClient, 'collections' | 'bulkIngest'>,
+  events: readonly SyncResultEvent[],
+  logger?: Logger
+): Promise<void> {
+  if (events.length === 0) return;
+  const records = events.map(eventRecord);
+  try {
+    if (records.length <= BULK_EVENTS_ABOVE) {
+      const results = await salesforce.collections.create(SYNC_RESULT_EVENT, records);
+      const failed = results.filter((r) => !r.success).length;
+      if (failed > 0) logger?.warn({ failed }, 'Some sync result events were not published');
+      return;
+    }
+    const job = await salesforce.bulkIngest({
+      object: SYNC_RESULT_EVENT,
+      operation: 'insert',
+      records,
+      results: 'failures',
+      firstPollDelayMs: bulkFirstPollDelayMs(records.length)
+    });
+    if (job.state !== 'JobComplete' || job.numberRecordsFailed > 0)
+      logger?.warn(
+        { jobId: job.jobId, state: job.state, failed: job.numberRecordsFailed },
+        'Some sync result events were not published'
+      );
+  } catch (error) {
+    logger?.warn({ err: error }, 'Sync result events could not be published');
+  }
 }
 
 const shared = new WeakMap<object, WriteBack>();
