@@ -74,6 +74,21 @@ describe('contact person', () => {
     ).toHaveLength(1);
   });
 
+  it('writes a truncation on the contact as a warning, and clears it once the data fits', async () => {
+    const account = await syncedAccount('Long Names Inc');
+    const { id } = await h.createContact({
+      AccountId: account.Id,
+      FirstName: 'Maximiliana-Alexandrina-Jo',
+      LastName: 'Short'
+    });
+    const contact = await status('Contact', id, 'Synced');
+    expect(contact.D365_Sync_Warning__c).toBe('First name cut to 25 characters in D365');
+    expect(person(contact.D365_Contact_Person_Id__c)?.FirstName).toBe('Maximiliana-Alexandrina-J');
+    await h.update('Contact', id, { D365_Sync_Status__c: 'Pending' });
+    await h.updateContact(id, { FirstName: 'Maxi' });
+    expect((await status('Contact', id, 'Synced')).D365_Sync_Warning__c).toBeNull();
+  });
+
   it('updates only the changed fields', async () => {
     const account = await syncedAccount('Update People Ltd');
     const { id } = await h.createContact({

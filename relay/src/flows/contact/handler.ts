@@ -46,6 +46,7 @@ async function writeResult(
       ? {
           D365_Sync_Status__c: 'Synced',
           D365_Last_Sync_Error__c: null,
+          D365_Sync_Warning__c: outcome.warnings.length ? outcome.warnings.join('; ') : null,
           ...(outcome.created ? { D365_Contact_Person_Id__c: outcome.personId } : {})
         }
       : { D365_Sync_Status__c: 'Error', D365_Last_Sync_Error__c: outcome.message };

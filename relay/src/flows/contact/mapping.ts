@@ -1,6 +1,6 @@
 /**
  * Contact → D365 contact person (`ContactPersons`). Pure functions; every lossy step warns (the
- * Contact has no warning field, so warnings travel in the sync result event and the logs).
+ * handler writes the warnings to `Contact.D365_Sync_Warning__c` and the sync result event).
  */
 
 /** ContactPersons field sizes: first/last name 25 (Name EDTs), e-mail and phone 255, job title 60. */
