@@ -355,3 +355,35 @@ describe('Closed Won opportunity → D365 sales order', () => {
     expect(await ordersFor(id)).toEqual([]);
   });
 });
+
+describe('order status refresh (sync order, ORDER_STATUS_CRON)', () => {
+  async function syncOrders(): Promise<void> {
+    const response = await fetch(`${harness.baseUrl()}/api/v1/admin/sync/order`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${harness.config.security.adminToken}` }
+    });
+    expect(response.status).toBe(202);
+    const { jobId } = (await response.json()) as { jobId: number };
+    await harness.waitFor(async () => (await harness.relay().store.getJob(jobId)) === null, {
+      what: 'the status refresh job'
+    });
+  }
+
+  it('writes the status D365 reached since the order was created, and nothing when none changed', async () => {
+    const id = opportunity([{ item: 'D0001', quantity: 1, price: 280 }]);
+    await harness.closeWon(id);
+    const created = await synced(id);
+    expect(created.D365_Order_Status__c).toBe('Backorder');
+    harness.d365.control.postInvoice({
+      salesOrderNumber: String(created.D365_Sales_Order_Number__c)
+    });
+
+    await syncOrders();
+    expect(harness.record('Opportunity', id)!.D365_Order_Status__c).toBe('Invoiced');
+
+    // Invoiced is final: the next run neither reads nor writes that opportunity's order again.
+    const invoiced = harness.record('Opportunity', id)!.SystemModstamp;
+    await syncOrders();
+    expect(harness.record('Opportunity', id)!.SystemModstamp).toBe(invoiced);
+  });
+});

@@ -50,5 +50,6 @@ export const SCHEDULES_OFF: Readonly<Record<string, string>> = {
   ACCOUNT_PULL_CRON: 'off',
   PRODUCTS_SYNC_CRON: 'off',
   INVOICE_RECONCILE_CRON: 'off',
-  PAYMENT_STATUS_CRON: 'off'
+  PAYMENT_STATUS_CRON: 'off',
+  ORDER_STATUS_CRON: 'off'
 };

@@ -110,6 +110,7 @@ export const ConfigSchema = Type.Object(
     INVOICE_RECONCILE_CRON: Type.String({ minLength: 3, default: '30 2 * * *' }),
     INVOICE_RECONCILE_DAYS: Type.Integer({ minimum: 1, maximum: 366, default: 7 }),
     PAYMENT_STATUS_CRON: Type.String({ minLength: 3, default: '0 * * * *' }),
+    ORDER_STATUS_CRON: Type.String({ minLength: 3, default: '30 * * * *' }),
     PAYMENT_BULK_THRESHOLD: Type.Integer({ minimum: 1, default: 2_000 })
   },
   { additionalProperties: false }

@@ -57,6 +57,7 @@ export function configuredSchedules(values: Partial<ConfigValues>): Schedule[] {
   add('products-sync', 'PRODUCTS_SYNC_CRON', 'products', { trigger: 'schedule', full: false });
   add('invoice-reconcile', 'INVOICE_RECONCILE_CRON', 'invoice', { trigger: 'schedule' });
   add('payment-status', 'PAYMENT_STATUS_CRON', 'payment', { trigger: 'schedule' });
+  add('order-status', 'ORDER_STATUS_CRON', 'order', { trigger: 'schedule' });
   return schedules;
 }
 

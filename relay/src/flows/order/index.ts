@@ -2,13 +2,20 @@ import type { Flow } from '../types.ts';
 import { resolveCustomer } from './customer.ts';
 import { ORDER_FLOW, createOrderHandler } from './handler.ts';
 import { ORDER_REQUEST_TOPIC } from './mapping.ts';
+import { handleStatusRefresh, isStatusRefresh } from './status.ts';
 
 export { ORDER_FLOW } from './handler.ts';
 export { ORDER_REQUEST_TOPIC, ORDER_REQUEST_FIELDS } from './mapping.ts';
 
-/** Closed Won opportunity (`D365_Order_Request__e`) → D365 sales order, header and lines. */
+const handleOrderRequest = createOrderHandler({ resolveCustomer });
+
+/**
+ * Closed Won opportunity (`D365_Order_Request__e`) → D365 sales order, header and lines; and, on
+ * ORDER_STATUS_CRON or an operator's `sync order`, the orders' later statuses back (status.ts).
+ */
 export const orderFlow: Flow = {
   name: ORDER_FLOW,
   topics: [ORDER_REQUEST_TOPIC],
-  handle: createOrderHandler({ resolveCustomer })
+  handle: (payload, context) =>
+    isStatusRefresh(payload) ? handleStatusRefresh(context) : handleOrderRequest(payload, context)
 };

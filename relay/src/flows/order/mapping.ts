@@ -310,6 +310,11 @@ const ORDER_STATUSES: ReadonlySet<string> = new Set([
   'Canceled'
 ]);
 
+/** The opportunity's `D365_Order_Status__c` for a D365 `SalesStatus`; undefined when its picklist has no such value. */
+export function orderStatusField(status: string): string | undefined {
+  return ORDER_STATUSES.has(status) ? status : undefined;
+}
+
 export interface CreatedOrder {
   legalEntity: string;
   salesOrderNumber: string;
@@ -323,7 +328,7 @@ export function opportunityFieldsForOrder(
 ): Record<string, unknown> {
   return {
     D365_Sales_Order_Number__c: order.salesOrderNumber,
-    D365_Order_Status__c: ORDER_STATUSES.has(order.status) ? order.status : null,
+    D365_Order_Status__c: orderStatusField(order.status) ?? null,
     D365_Sync_Status__c: 'Synced',
     D365_Last_Sync_Error__c: null,
     D365_Sync_Warning__c: warningText(warnings)
