@@ -14,6 +14,7 @@ import {
   type CustTransRow
 } from '../payment/mapping.ts';
 import { d365Of, salesforceOf } from '../shared/clients.ts';
+import { isTriggeredRun } from '../shared/triggers.ts';
 import type { FlowContext, FlowOutcome } from '../types.ts';
 import {
   contentHash,
@@ -250,11 +251,7 @@ const DAY_MS = 86_400_000;
 
 /** A job without a business event: a scheduled or requested reconciliation run. */
 function isReconcileRun(payload: unknown): payload is { trigger: string; since?: string } {
-  return (
-    typeof payload === 'object' &&
-    payload !== null &&
-    typeof (payload as { trigger?: unknown }).trigger === 'string'
-  );
+  return isTriggeredRun(payload);
 }
 
 export async function handleInvoiceEvent(

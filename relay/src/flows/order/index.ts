@@ -2,7 +2,8 @@ import type { Flow } from '../types.ts';
 import { resolveCustomer } from './customer.ts';
 import { ORDER_FLOW, createOrderHandler } from './handler.ts';
 import { ORDER_REQUEST_TOPIC } from './mapping.ts';
-import { handleStatusRefresh, isStatusRefresh } from './status.ts';
+import { isTriggeredRun } from '../shared/triggers.ts';
+import { handleStatusRefresh } from './status.ts';
 
 export { ORDER_FLOW } from './handler.ts';
 export { ORDER_REQUEST_TOPIC, ORDER_REQUEST_FIELDS } from './mapping.ts';
@@ -17,5 +18,5 @@ export const orderFlow: Flow = {
   name: ORDER_FLOW,
   topics: [ORDER_REQUEST_TOPIC],
   handle: (payload, context) =>
-    isStatusRefresh(payload) ? handleStatusRefresh(context) : handleOrderRequest(payload, context)
+    isTriggeredRun(payload) ? handleStatusRefresh(context) : handleOrderRequest(payload, context)
 };

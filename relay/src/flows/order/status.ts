@@ -30,15 +30,6 @@ interface OpenOpportunity {
   D365_Order_Status__c: string | null;
 }
 
-/** A job payload from a schedule or an operator (`{ trigger }`), not an order request event. */
-export function isStatusRefresh(payload: unknown): boolean {
-  return (
-    typeof payload === 'object' &&
-    payload !== null &&
-    typeof (payload as { trigger?: unknown }).trigger === 'string'
-  );
-}
-
 export async function refreshOrderStatuses(deps: {
   d365: Pick<D365Client, 'query'>;
   salesforce: Pick<SalesforceClient, 'query' | 'collections'>;
