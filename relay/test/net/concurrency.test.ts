@@ -9,6 +9,27 @@ function clock(): { now: () => number; advance: (ms: number) => void } {
 const success = (): 'success' => 'success';
 /** One call that the server accepts, or one it answers 429. */
 const accepted = (limiter: AdaptiveLimiter) => limiter.run(async () => undefined, success);
+/** `count` accepted calls, `everyMs` apart on the test clock. */
+async function acceptedEvery(
+  limiter: AdaptiveLimiter,
+  time: ReturnType<typeof clock>,
+  count: number,
+  everyMs: number
+): Promise<void> {
+  for (let i = 0; i < count; i += 1) {
+    time.advance(everyMs);
+    await accepted(limiter);
+  }
+}
+/** A wide window and no decrease factor, so each cut's rate is exactly what was measured. */
+const measuringLimiter = (time: ReturnType<typeof clock>) =>
+  new AdaptiveLimiter({
+    system: 'd365',
+    maxConcurrency: 40,
+    initialConcurrency: 40,
+    decreaseFactor: 1,
+    now: time.now
+  });
 const throttled = (limiter: AdaptiveLimiter) =>
   limiter.run(
     async () => undefined,
@@ -59,10 +80,7 @@ describe('AdaptiveLimiter', () => {
       now: time.now,
       observer: { concurrency: (e) => limits.push(e.limit) }
     });
-    for (let i = 0; i < 10; i += 1) {
-      time.advance(100);
-      await accepted(limiter);
-    }
+    await acceptedEvery(limiter, time, 10, 100);
     expect(limiter.state().ratePerSecond).toBe(Infinity);
     await throttled(limiter);
     expect(limiter.state().concurrencyLimit).toBe(20);
@@ -73,22 +91,10 @@ describe('AdaptiveLimiter', () => {
 
   it('on later 429s paces at the rate accepted since the previous cut', async () => {
     const time = clock();
-    const limiter = new AdaptiveLimiter({
-      system: 'd365',
-      maxConcurrency: 40,
-      initialConcurrency: 40,
-      decreaseFactor: 1,
-      now: time.now
-    });
-    for (let i = 0; i < 10; i += 1) {
-      time.advance(100);
-      await accepted(limiter);
-    }
+    const limiter = measuringLimiter(time);
+    await acceptedEvery(limiter, time, 10, 100);
     await throttled(limiter);
-    for (let i = 0; i < 5; i += 1) {
-      time.advance(200);
-      await accepted(limiter);
-    }
+    await acceptedEvery(limiter, time, 5, 200);
     await throttled(limiter);
     // 5 successes in the second since the first cut: the server accepts 5/s.
     expect(limiter.state().ratePerSecond).toBeCloseTo(5, 5);
@@ -96,25 +102,14 @@ describe('AdaptiveLimiter', () => {
 
   it('after slow start paces at the rate accepted since the cut, however large the burst before it', async () => {
     const time = clock();
-    const limiter = new AdaptiveLimiter({
-      system: 'd365',
-      maxConcurrency: 40,
-      initialConcurrency: 40,
-      decreaseFactor: 1,
-      now: time.now
-    });
+    const limiter = measuringLimiter(time);
     // Slow start: a burst of 100/s for 200 ms (the server's bucket draining), then the first 429.
-    for (let i = 0; i < 21; i += 1) {
-      if (i > 0) time.advance(10);
-      await accepted(limiter);
-    }
+    await accepted(limiter);
+    await acceptedEvery(limiter, time, 20, 10);
     await throttled(limiter);
     expect(limiter.state().ratePerSecond).toBeCloseTo(52.5, 1);
     // Then the server accepts 20/s: 2 calls in the 100 ms until the next 429.
-    for (let i = 0; i < 2; i += 1) {
-      time.advance(50);
-      await accepted(limiter);
-    }
+    await acceptedEvery(limiter, time, 2, 50);
     await throttled(limiter);
     // Half the pacing (52.7/s after 100 ms of additive increase), not half of the burst-inflated last
     // second (~38/s): one step's floor. The 20/s measured would be lower still.
