@@ -277,7 +277,9 @@ export function registerControlRoutes(
         '/metadata/:type/:name',
         wrap((r) => {
           const { type, name } = r.params as { type: string; name: string };
-          control.setMetadataValues(type, name, body(r));
+          const values = body(r);
+          if (Object.keys(values).length === 0) throw new Error('the body names no field to set');
+          control.setMetadataValues(type, name, values);
         })
       );
       scope.post<{ Params: { event: string } }>(

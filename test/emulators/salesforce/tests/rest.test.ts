@@ -487,6 +487,11 @@ describe('custom metadata', () => {
       }
     );
     expect(edit.status).toBe(200);
+    const empty = await fetch(
+      `${h.emu.instanceUrl}/_emulator/metadata/D365_Integration_Setting__mdt/Default`,
+      { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '[]' }
+    );
+    expect(empty.status).toBe(400);
     const res = await h.api(
       'GET',
       soql(
